@@ -1,0 +1,211 @@
+/**
+ * The one configuration schema. Every setting has a default, so an empty
+ * file (or none) gives a working, if empty, deployment listening on loopback.
+ */
+import Type, { type Static } from 'typebox';
+import { PHC_SCRYPT_PATTERN } from '@hatake/auth';
+import { DEVICE_KINDS, ID_PATTERN, SPREAD_MATERIALS } from '@hatake/protocol';
+
+const id = (description: string) => Type.String({ pattern: ID_PATTERN, description });
+const host = (description: string) => Type.String({ minLength: 1, maxLength: 255, default: '127.0.0.1', description });
+const port = (def: number, description: string) => Type.Integer({ minimum: 0, maximum: 65535, default: def, description });
+const hash = Type.Optional(Type.String({ pattern: PHC_SCRYPT_PATTERN, description: 'salted scrypt hash of the password (PHC string); never the password' }));
+/** [longitude, latitude] in WGS84 degrees. */
+const lonLat = Type.Tuple([Type.Number({ minimum: -180, maximum: 180 }), Type.Number({ minimum: -90, maximum: 90 })], {
+  description: '[longitude, latitude], WGS84 degrees',
+});
+
+export const ROLES = ['admin', 'operator', 'agronomist', 'road_crew', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+export const SERVICE_ROLES = ['ingest', 'gateway'] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
+const Listener = (defPort: number, description: string) =>
+  Type.Object({ host: host('address to bind; loopback unless you mean it'), port: port(defPort, description) }, { default: {}, additionalProperties: false });
+
+export const BrokerSettings = Type.Object(
+  {
+    mqtt: Listener(1883, 'MQTT over TCP port (0: any free port)'),
+    ws: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        host: host('address to bind'),
+        port: port(8083, 'MQTT over WebSocket port (0: any free port)'),
+        path: Type.String({ default: '/mqtt', pattern: '^/[A-Za-z0-9/_-]*$' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    http: Listener(9101, '/metrics and /healthz port (0: any free port)'),
+    maxPacketBytes: Type.Integer({
+      minimum: 1024,
+      maximum: 256 * 1024 * 1024,
+      default: 2 * 1024 * 1024,
+      description: 'largest MQTT packet the broker reads; a client sending more is disconnected. Keep above limits.maxPayloadBytes so oversized messages reach ingest and are dead-lettered with a reason',
+    }),
+    authFailures: Type.Object(
+      {
+        maxAttempts: Type.Integer({ minimum: 1, default: 10, description: 'failed logins from one address within the window before it is blocked' }),
+        windowSeconds: Type.Integer({ minimum: 1, default: 60 }),
+        blockSeconds: Type.Integer({ minimum: 1, default: 60 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export const MqttClientSettings = Type.Object(
+  {
+    url: Type.String({ default: 'mqtt://127.0.0.1:1883', pattern: '^(mqtts?|wss?)://', description: 'broker URL services and simulators connect to' }),
+    protocolVersion: Type.Union([Type.Literal(4), Type.Literal(5)], { default: 4, description: '4 = MQTT 3.1.1 (the embedded broker), 5 = MQTT 5 (external brokers, shared subscriptions)' }),
+    keepaliveSeconds: Type.Integer({ minimum: 5, maximum: 600, default: 30 }),
+    reconnectMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export const Limits = Type.Object(
+  {
+    maxPayloadBytes: Type.Integer({ minimum: 256, maximum: 16 * 1024 * 1024, default: 256 * 1024, description: 'largest message accepted by validation' }),
+    maxBatchSamples: Type.Integer({ minimum: 1, maximum: 10_000, default: 1000, description: 'most samples in one telemetry message' }),
+    maxFutureSkewSeconds: Type.Integer({ minimum: 0, default: 300, description: 'how far a device clock may run ahead' }),
+    devicePublishRate: Type.Number({ exclusiveMinimum: 0, default: 50, description: 'sustained messages per second per device' }),
+    devicePublishBurst: Type.Integer({ minimum: 1, default: 200, description: 'messages a device may send at once above its rate' }),
+    maxThrottleMs: Type.Integer({ minimum: 0, default: 2000, description: 'a device further behind its rate than this is disconnected instead of slowed' }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export const Farm = Type.Object(
+  {
+    id: id('farm id'),
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    fieldsFile: Type.Optional(Type.String({ minLength: 1, description: 'GeoJSON FeatureCollection of field boundaries (Polygon/MultiPolygon, properties.id and .name), relative to this file' })),
+    fields: Type.Optional(Type.Unknown({ description: 'the same FeatureCollection inline, instead of fieldsFile' })),
+  },
+  { additionalProperties: false },
+);
+
+export const TractorSpec = Type.Object(
+  {
+    workingWidth: Type.Number({ minimum: 1, maximum: 60, default: 6, description: 'implement working width, m' }),
+    sections: Type.Integer({ minimum: 1, maximum: 64, default: 8 }),
+    targetRate: Type.Number({ minimum: 0, maximum: 5000, default: 40, description: 'application rate, kg/ha' }),
+    workSpeed: Type.Number({ minimum: 0.5, maximum: 5, default: 2.4, description: 'speed on a swath, m/s' }),
+    fuelTankLitres: Type.Number({ minimum: 10, maximum: 1000, default: 120 }),
+  },
+  { additionalProperties: false },
+);
+
+export const PlowSpec = Type.Object(
+  {
+    width: Type.Number({ minimum: 0.5, maximum: 12, default: 3.2, description: 'plow width, m' }),
+    material: Type.Enum(SPREAD_MATERIALS, { default: 'sand' }),
+    spreadRate: Type.Number({ minimum: 0, maximum: 200, default: 20, description: 'g/m² while clearing' }),
+    workSpeed: Type.Number({ minimum: 1, maximum: 20, default: 8, description: 'speed while clearing, m/s' }),
+    transitSpeed: Type.Number({ minimum: 1, maximum: 25, default: 12, description: 'speed in transit, m/s' }),
+  },
+  { additionalProperties: false },
+);
+
+export const Device = Type.Object(
+  {
+    id: id('device id; also its MQTT username and client id'),
+    kind: Type.Enum(DEVICE_KINDS),
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    farm: Type.Optional(id('farm it belongs to (tractors and sensors)')),
+    field: Type.Optional(id('field it works (tractors) or stands in (sensors)')),
+    home: Type.Optional(lonLat),
+    location: Type.Optional(lonLat),
+    route: Type.Optional(Type.Array(id('road id'), { minItems: 1, description: 'plows: roads driven in order' })),
+    assigned: Type.Optional(Type.Array(id('road id'), { description: 'plows: roads cleared with the blade down; the rest of the route is transit' })),
+    tractor: Type.Optional(TractorSpec),
+    plow: Type.Optional(PlowSpec),
+    passwordHash: hash,
+  },
+  { additionalProperties: false },
+);
+
+export const DeviceGroup = Type.Object(
+  {
+    prefix: id('ids are prefix-0001, prefix-0002, ...'),
+    kind: Type.Enum(DEVICE_KINDS),
+    count: Type.Integer({ minimum: 0, maximum: 100_000 }),
+    farm: Type.Optional(id('farm of every member')),
+    field: Type.Optional(id('field of every member (tractors, sensors)')),
+    route: Type.Optional(Type.Array(id('road id'), { minItems: 1 })),
+    assigned: Type.Optional(Type.Array(id('road id'))),
+    passwordHash: hash,
+  },
+  { additionalProperties: false, description: 'synthetic devices for load tests, sharing one credential' },
+);
+
+export const User = Type.Object(
+  {
+    username: id('login name'),
+    name: Type.String({ minLength: 1, maxLength: 128 }),
+    roles: Type.Array(Type.Enum(ROLES), { minItems: 1, uniqueItems: true }),
+    farms: Type.Array(Type.String({ pattern: `(${ID_PATTERN})|^\\*$` }), { default: [], description: 'farm ids in scope, or ["*"] for all' }),
+    passwordHash: hash,
+  },
+  { additionalProperties: false },
+);
+
+export const ServiceAccount = Type.Object(
+  {
+    username: id('MQTT username of the service'),
+    role: Type.Enum(SERVICE_ROLES),
+    passwordHash: hash,
+  },
+  { additionalProperties: false },
+);
+
+export const Simulation = Type.Object(
+  {
+    seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 20260401 }),
+    sensorSpeedup: Type.Number({ minimum: 1, maximum: 3600, default: 60, description: 'sensor time acceleration: simulated seconds per real second' }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export const HatakeConfig = Type.Object(
+  {
+    deployment: Type.Object(
+      {
+        name: Type.String({ default: 'hatake', minLength: 1, maxLength: 128 }),
+        timezone: Type.String({ default: 'Asia/Tokyo', minLength: 1 }),
+        dataDir: Type.String({ default: 'data', minLength: 1, description: 'where local state lives (credentials, embedded store), relative to the config file' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    broker: BrokerSettings,
+    mqtt: MqttClientSettings,
+    limits: Limits,
+    credentialsFile: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of password hashes by principal, relative to this file; merged with inline passwordHash' })),
+    roadsFile: Type.Optional(Type.String({ minLength: 1, description: 'GeoJSON FeatureCollection of LineStrings with properties.id, .name and .class (1 = highest priority), relative to this file' })),
+    roads: Type.Optional(Type.Unknown({ description: 'the same FeatureCollection inline, instead of roadsFile' })),
+    farms: Type.Array(Farm, { default: [] }),
+    devices: Type.Array(Device, { default: [] }),
+    deviceGroups: Type.Array(DeviceGroup, { default: [] }),
+    users: Type.Array(User, { default: [] }),
+    services: Type.Array(ServiceAccount, { default: [] }),
+    simulation: Simulation,
+    log: Type.Object(
+      { level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }) },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+/** The configuration as written (after defaults), before files are resolved. */
+export type RawConfig = Static<typeof HatakeConfig>;
+export type DeviceConfig = Static<typeof Device>;
+export type DeviceGroupConfig = Static<typeof DeviceGroup>;
+export type UserConfig = Static<typeof User>;
+export type ServiceAccountConfig = Static<typeof ServiceAccount>;
+export type TractorSpec = Static<typeof TractorSpec>;
+export type PlowSpec = Static<typeof PlowSpec>;
+export type LimitsConfig = Static<typeof Limits>;
+export type BrokerConfig = Static<typeof BrokerSettings>;
+export type MqttClientConfig = Static<typeof MqttClientSettings>;

@@ -1,0 +1,419 @@
+/**
+ * The MQTT side of a simulated device: connects with its own credentials and
+ * last will, publishes its retained state, telemetry (single or batched),
+ * events and command acknowledgements, obeys commands, keeps a bounded
+ * backlog while offline and sends it when the link returns, and injects the
+ * faults it was given. It speaks only MQTT.
+ */
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import {
+  Decoder,
+  HEARTBEAT_TOPIC,
+  SCHEMA_VERSION,
+  commandAckTopic,
+  commandTopic,
+  eventTopic,
+  parseTopic,
+  stateTopic,
+  telemetryTopic,
+  typedPublisher,
+  type AckStatus,
+  type Command,
+  type DeviceKind,
+  type DeviceState,
+  type CommandAck,
+  type DeviceEvent,
+  type PayloadOf,
+  type Topic,
+  type TypedPublish,
+} from '@hatake/protocol';
+import type { Logger } from '@hatake/runtime';
+import { malformedPayload, pickMalformed, type Faults } from './faults.ts';
+import type { DeviceModel, ModelEvent, SampleBody } from './model.ts';
+import type { Rng } from './rng.ts';
+
+export interface MqttEndpoint {
+  readonly url: string;
+  readonly protocolVersion?: 4 | 5;
+  readonly keepaliveSeconds?: number;
+  readonly reconnectMs?: number;
+}
+
+export interface SimDeviceOptions<K extends DeviceKind> {
+  readonly id: string;
+  readonly kind: K;
+  readonly password: string;
+  readonly mqtt: MqttEndpoint;
+  readonly model: DeviceModel<K>;
+  /** Randomness for faults and jitter (the model has its own stream). */
+  readonly rng: Rng;
+  readonly logger: Logger;
+  readonly faults?: Faults;
+  /** Samples per telemetry message (1 = one sample per message). */
+  readonly batch?: number;
+  readonly qos?: 0 | 1;
+  readonly firmware?: string;
+  /** Simulated seconds per real second (sensors run faster than life). */
+  readonly speedup?: number;
+  /** Samples (and events) kept while offline; the oldest go first beyond it. */
+  readonly backlogLimit?: number;
+  /** Largest batch sent when flushing the backlog. */
+  readonly maxBatch?: number;
+  /** Size of an `oversized` fault message, bytes. */
+  readonly oversizeBytes?: number;
+  /** Real-time clock (fake in tests). */
+  readonly now?: () => number;
+}
+
+export interface SimDeviceStats {
+  samples: number;
+  messages: number;
+  events: number;
+  acks: number;
+  droppedOffline: number;
+  malformedSent: number;
+  oversizedSent: number;
+  linkDrops: number;
+  refusedConnects: number;
+  connects: number;
+  publishErrors: number;
+}
+
+type Body = Record<string, unknown>;
+
+export class SimDevice<K extends DeviceKind> {
+  readonly id: string;
+  readonly kind: K;
+  readonly stats: SimDeviceStats = {
+    samples: 0,
+    messages: 0,
+    events: 0,
+    acks: 0,
+    droppedOffline: 0,
+    malformedSent: 0,
+    oversizedSent: 0,
+    linkDrops: 0,
+    refusedConnects: 0,
+    connects: 0,
+    publishErrors: 0,
+  };
+  private readonly opts: SimDeviceOptions<K>;
+  private readonly log: Logger;
+  private readonly decoder = new Decoder();
+  private client: MqttClient | undefined;
+  private publish: TypedPublish | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private started = 0;
+  private n = 0;
+  private seq = 0;
+  private pending: Body[] = [];
+  private backlog: Body[] = [];
+  private eventBacklog: DeviceEvent[] = [];
+  private lastMode: string | undefined;
+  private readonly seenCommands = new Set<string>();
+  private readonly running: { id: string; done: () => boolean }[] = [];
+  private linkDownUntil = 0;
+  private refusals = 0;
+  private stopping = false;
+
+  constructor(opts: SimDeviceOptions<K>) {
+    this.opts = opts;
+    this.id = opts.id;
+    this.kind = opts.kind;
+    this.log = opts.logger.child({ device: opts.id });
+  }
+
+  private get now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  /** Simulated period between samples, real milliseconds. */
+  private get realPeriodMs(): number {
+    return this.opts.model.periodMs / (this.opts.speedup ?? 1);
+  }
+
+  /** Device clock (with skew) at step n. */
+  private deviceTime(n: number): number {
+    return Math.round(this.started + n * this.realPeriodMs + (this.opts.faults?.clockSkewMs ?? 0));
+  }
+
+  /** True while connected to the broker. */
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  /** Connects and starts producing samples. Resolves once the first connection attempt has an answer. */
+  async start(): Promise<void> {
+    this.started = this.now;
+    this.lastMode = this.opts.model.mode?.();
+    const firstAnswer = this.connect();
+    this.schedule();
+    await firstAnswer;
+  }
+
+  private clientOptions(): IClientOptions {
+    const will: DeviceState = { v: SCHEMA_VERSION, online: false, reason: 'connection_lost' };
+    return {
+      clientId: this.id,
+      username: this.id,
+      password: this.opts.faults?.wrongCredentials ? `${this.opts.password}-wrong` : this.opts.password,
+      protocolVersion: this.opts.mqtt.protocolVersion ?? 4,
+      keepalive: this.opts.mqtt.keepaliveSeconds ?? 30,
+      reconnectPeriod: this.opts.mqtt.reconnectMs ?? 1000,
+      connectTimeout: 10_000,
+      clean: true,
+      will: { topic: stateTopic(this.kind, this.id), payload: Buffer.from(JSON.stringify(will)), qos: 1, retain: true },
+    };
+  }
+
+  private connect(): Promise<void> {
+    const client = mqtt.connect(this.opts.mqtt.url, this.clientOptions());
+    this.client = client;
+    this.publish = typedPublisher(client);
+    return new Promise((resolve) => {
+      client.once('connect', () => resolve());
+      client.on('connect', () => this.onConnect());
+      client.on('message', (topic, payload) => this.onMessage(topic, payload));
+      client.on('close', () => {
+        // restore the normal reconnect pace after a simulated outage
+        const left = this.linkDownUntil - this.now;
+        if (left <= 0 && this.client) this.client.options.reconnectPeriod = this.opts.mqtt.reconnectMs ?? 1000;
+      });
+      client.on('error', (err: Error & { code?: number }) => {
+        if (err.code === 4 || err.code === 5 || err.code === 2) {
+          this.stats.refusedConnects++;
+          this.refusals++;
+          resolve();
+          this.log.warn({ reason: err.message, attempt: this.refusals }, 'broker refused the connection');
+          // firmware retries with back-off; mqtt.js does not reconnect after a refusal
+          const backoff = Math.min(60_000, 1000 * 2 ** Math.min(this.refusals, 6));
+          clearTimeout(this.retryTimer);
+          if (!this.stopping) this.retryTimer = setTimeout(() => !this.stopping && client.reconnect(), backoff);
+        } else {
+          this.log.debug({ err: { message: err.message } }, 'mqtt error');
+        }
+      });
+    });
+  }
+
+  private onConnect(): void {
+    this.stats.connects++;
+    this.refusals = 0;
+    const client = this.client;
+    if (!client) return;
+    client.options.reconnectPeriod = this.opts.mqtt.reconnectMs ?? 1000;
+    this.log.info({ connects: this.stats.connects }, 'connected');
+    client.subscribe([commandTopic(this.kind, this.id), HEARTBEAT_TOPIC], { qos: 1 }, (err) => {
+      if (err) this.log.warn({ err: { message: err.message } }, 'subscribe failed');
+    });
+    this.sendState();
+    this.flushBacklog();
+  }
+
+  private sendState(reason?: 'shutdown'): Promise<void> {
+    const mode = this.opts.model.mode?.();
+    const state: DeviceState = reason
+      ? { v: SCHEMA_VERSION, online: false, t: this.deviceTime(this.n), reason }
+      : { v: SCHEMA_VERSION, online: true, t: this.deviceTime(this.n), firmware: this.opts.firmware ?? 'hatake-sim/0.1.0', ...(mode ? { mode } : {}) };
+    return this.send(stateTopic(this.kind as DeviceKind, this.id), state);
+  }
+
+  /** Publishes a typed message; a failed acknowledgement is counted, not thrown (mqtt.js resends QoS 1 on reconnect). */
+  private send<T extends Topic>(topic: T, payload: PayloadOf<T>, qos?: 0 | 1): Promise<void> {
+    if (!this.publish) return Promise.resolve();
+    return this.publish(topic, payload, qos === undefined ? undefined : { qos }).catch((err: Error) => {
+      this.stats.publishErrors++;
+      this.log.debug({ err: { message: err.message }, topic }, 'publish not acknowledged');
+    });
+  }
+
+  private sendRaw(topic: string, payload: string | Buffer): void {
+    this.client?.publish(topic, payload, { qos: 0 });
+  }
+
+  private schedule(): void {
+    const next = this.started + (this.n + 1) * this.realPeriodMs;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next - this.now));
+  }
+
+  private tick(): void {
+    const due = Math.floor((this.now - this.started) / this.realPeriodMs);
+    // catch up after a stall, but never spiral: at most 50 steps per timer
+    for (let k = 0; this.n < due && k < 50; k++) this.stepOnce();
+    if (!this.stopping) this.schedule();
+  }
+
+  /** One model step: sample, events, faults, commands. Exposed for tests with fake clocks. */
+  stepOnce(): void {
+    const model = this.opts.model;
+    const dtS = model.periodMs / 1000;
+    this.n++;
+    const simTime = this.started + this.n * model.periodMs;
+    this.injectFaults(dtS);
+    const body = model.step(dtS, simTime);
+    const t = this.deviceTime(this.n);
+    const sample: Body = { t, seq: this.seq++, ...(body as SampleBody<K>) };
+    this.stats.samples++;
+    this.queueSample(sample);
+    for (const e of model.drainEvents()) this.queueEvent(e, t);
+    const mode = model.mode?.();
+    if (mode !== this.lastMode) {
+      this.lastMode = mode;
+      if (this.connected) void this.sendState();
+    }
+    for (let i = this.running.length - 1; i >= 0; i--) {
+      const r = this.running[i]!;
+      if (r.done()) {
+        this.running.splice(i, 1);
+        this.ack(r.id, 'completed');
+      }
+    }
+  }
+
+  private injectFaults(dtS: number): void {
+    const f = this.opts.faults;
+    if (!f) return;
+    const rng = this.opts.rng;
+    if (f.gnssDropout && rng.chance(dtS / f.gnssDropout.everyS)) this.opts.model.gnssDropout(f.gnssDropout.durationS);
+    if (f.linkDrop && this.connected && rng.chance(dtS / f.linkDrop.everyS)) {
+      const realMs = (f.linkDrop.durationS * 1000) / (this.opts.speedup ?? 1);
+      this.linkDownUntil = this.now + realMs;
+      this.stats.linkDrops++;
+      this.log.info({ seconds: f.linkDrop.durationS }, 'fault: link drop');
+      if (this.client) {
+        this.client.options.reconnectPeriod = realMs;
+        this.client.stream.destroy();
+      }
+    }
+  }
+
+  private telemetryMessage(samples: Body[]): Body {
+    return samples.length === 1 ? { v: SCHEMA_VERSION, ...samples[0] } : { v: SCHEMA_VERSION, samples };
+  }
+
+  private queueSample(sample: Body): void {
+    if (!this.connected || this.backlog.length > 0) {
+      this.backlog.push(sample);
+      if (this.backlog.length > (this.opts.backlogLimit ?? 20_000)) {
+        this.backlog.shift();
+        this.stats.droppedOffline++;
+      }
+      if (this.connected) this.flushBacklog();
+      return;
+    }
+    this.pending.push(sample);
+    if (this.pending.length >= (this.opts.batch ?? 1)) {
+      const samples = this.pending;
+      this.pending = [];
+      this.sendTelemetry(samples);
+    }
+  }
+
+  private sendTelemetry(samples: Body[]): void {
+    const topic = telemetryTopic(this.kind as DeviceKind, this.id);
+    // The samples come from this device's model, typed SampleBody<K>; the kind of the topic is the same K.
+    const message = this.telemetryMessage(samples) as PayloadOf<typeof topic>;
+    this.stats.messages++;
+    void this.send(topic, message, this.opts.qos ?? 1);
+    const f = this.opts.faults;
+    if (!f) return;
+    const rng = this.opts.rng;
+    if (f.malformed && rng.chance(f.malformed)) {
+      this.stats.malformedSent++;
+      this.sendRaw(topic, malformedPayload(pickMalformed(rng), { v: SCHEMA_VERSION, ...samples[samples.length - 1] }));
+    }
+    if (f.oversized && rng.chance(f.oversized)) {
+      this.stats.oversizedSent++;
+      this.sendRaw(topic, JSON.stringify({ v: SCHEMA_VERSION, pad: 'x'.repeat(this.opts.oversizeBytes ?? 300 * 1024) }));
+    }
+  }
+
+  private flushBacklog(): void {
+    if (!this.connected) return;
+    const max = this.opts.maxBatch ?? 500;
+    if (this.pending.length > 0) {
+      this.backlog.unshift(...this.pending);
+      this.pending = [];
+    }
+    while (this.backlog.length > 0) this.sendTelemetry(this.backlog.splice(0, max));
+    for (const e of this.eventBacklog.splice(0)) {
+      this.stats.events++;
+      void this.send(eventTopic(this.kind as DeviceKind, this.id), e);
+    }
+  }
+
+  private queueEvent(e: ModelEvent, t: number): void {
+    const body: DeviceEvent = { v: SCHEMA_VERSION, t, seq: Math.max(0, this.seq - 1), ...e, ...(e.data ? { data: { ...e.data } } : {}) };
+    if (!this.connected) {
+      this.eventBacklog.push(body);
+      if (this.eventBacklog.length > 1000) this.eventBacklog.shift();
+      return;
+    }
+    this.stats.events++;
+    void this.send(eventTopic(this.kind as DeviceKind, this.id), body);
+  }
+
+  private ack(id: string, status: AckStatus, reason?: string): void {
+    this.stats.acks++;
+    const ack: CommandAck = { v: SCHEMA_VERSION, id, t: this.deviceTime(this.n), status, ...(reason ? { reason } : {}) };
+    void this.send(commandAckTopic(this.kind as DeviceKind, this.id), ack);
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    if (topic === HEARTBEAT_TOPIC) {
+      this.opts.model.heartbeat?.(this.started + this.n * this.opts.model.periodMs);
+      return;
+    }
+    const parsed = parseTopic(topic);
+    if (!parsed.ok) return;
+    const result = this.decoder.decode(topic, payload);
+    if (!result.ok) {
+      let id: unknown;
+      try {
+        id = (JSON.parse(payload.toString()) as { id?: unknown }).id;
+      } catch {
+        id = undefined;
+      }
+      this.log.warn({ reasons: result.reasons.slice(0, 3) }, 'invalid command refused');
+      if (typeof id === 'string' && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(id)) this.ack(id, 'rejected', `invalid command: ${result.reasons[0]?.path} ${result.reasons[0]?.message}`.slice(0, 256));
+      return;
+    }
+    if (result.value.channel !== 'cmd') return;
+    this.handleCommand(result.value.message);
+  }
+
+  private handleCommand(cmd: Command): void {
+    if (this.seenCommands.has(cmd.id)) {
+      this.log.info({ id: cmd.id }, 'duplicate command id ignored');
+      return;
+    }
+    this.seenCommands.add(cmd.id);
+    if (this.seenCommands.size > 1000) this.seenCommands.delete(this.seenCommands.values().next().value!);
+    const deviceNow = this.deviceTime(this.n);
+    if (cmd.expiresAt <= deviceNow) {
+      this.ack(cmd.id, 'rejected', `expired ${Math.round((deviceNow - cmd.expiresAt) / 1000)} s ago`);
+      return;
+    }
+    const outcome = this.opts.model.command?.(cmd) ?? { status: 'rejected' as const, reason: `a ${this.kind} does not take commands` };
+    this.ack(cmd.id, outcome.status, outcome.reason);
+    if (outcome.status === 'accepted' && outcome.done) this.running.push({ id: cmd.id, done: outcome.done });
+  }
+
+  /** Publishes `online: false` (shutdown), disconnects and stops producing. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      this.flushBacklog();
+      await Promise.race([this.sendState('shutdown'), new Promise((r) => setTimeout(r, 2000))]);
+    }
+    await client.endAsync(!client.connected);
+  }
+}
+
+/** The options object type for a device of any kind. */
+export type AnySimDevice = SimDevice<DeviceKind>;

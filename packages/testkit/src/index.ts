@@ -1,0 +1,3 @@
+export * from './deployment.ts';
+export * from './processes.ts';
+export * from './wait.ts';

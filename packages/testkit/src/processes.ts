@@ -1,0 +1,85 @@
+/**
+ * Running real external programs (Debian's mosquitto clients, influxd) from tests.
+ */
+import { spawn } from 'node:child_process';
+
+export interface RunResult {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs a program to completion (or until `timeoutMs`, then SIGTERM) and collects its output. */
+export function run(command: string, args: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs ?? 10_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Starts a long-running program and resolves once `ready` matches its output (stdout or stderr). */
+export function startProcess(
+  command: string,
+  args: readonly string[],
+  ready: RegExp,
+  opts: { timeoutMs?: number } = {},
+): Promise<{ readonly output: () => string; stop(): Promise<RunResult> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stdout = '';
+    let stderr = '';
+    let settled = false;
+    const closed = new Promise<RunResult>((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
+    const timer = setTimeout(() => {
+      if (settled) return;
+      settled = true;
+      child.kill('SIGKILL');
+      reject(new Error(`${command} did not become ready in time; output:\n${out}`));
+    }, opts.timeoutMs ?? 15_000);
+    const onData = (d: Buffer, which: 'out' | 'err'): void => {
+      out += d.toString();
+      if (which === 'out') stdout += d.toString();
+      else stderr += d.toString();
+      if (!settled && ready.test(out)) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({
+          output: () => out,
+          stop: async () => {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            return closed;
+          },
+        });
+      }
+    };
+    child.stdout.on('data', (d: Buffer) => onData(d, 'out'));
+    child.stderr.on('data', (d: Buffer) => onData(d, 'err'));
+    child.on('error', (err) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`${command} exited with ${code} before it was ready; output:\n${out}`));
+    });
+  });
+}

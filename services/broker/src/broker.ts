@@ -1,0 +1,306 @@
+/**
+ * The embedded broker: aedes behind hatake's authentication, topic rights,
+ * packet-size guard and per-device rate, over MQTT/TCP and MQTT/WebSocket,
+ * with `/metrics` and `/healthz`.
+ *
+ * `buildBroker()` returns an object that is not yet listening; `start()`
+ * binds, `stop()` releases everything. aedes only sees duplex streams, so a
+ * test can also hand it one directly with `handle()`.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import { SecretVerifier, hashSecret, verifySecret } from '@hatake/auth';
+import type { Config } from '@hatake/config';
+import { clientIdAllowed, parseTopic } from '@hatake/protocol';
+import { buildOpsServer, type Logger, type OpsServer } from '@hatake/runtime';
+import { publishRefusal, subscribeRefusal, willRefusal, type AclRefusal, type Principal } from './acl.ts';
+import { GuardedConnection } from './packet-guard.ts';
+import { FailureTracker, TokenBucket } from './throttle.ts';
+import { createBrokerMetrics, type BrokerMetrics } from './metrics.ts';
+
+export interface BrokerDeps {
+  readonly logger: Logger;
+  /** Clock for rate limits and login blocking; tests may fake it. */
+  readonly now?: () => number;
+  readonly metrics?: BrokerMetrics;
+}
+
+export interface BrokerAddresses {
+  readonly mqtt: { readonly host: string; readonly port: number; readonly url: string };
+  readonly ws?: { readonly host: string; readonly port: number; readonly url: string };
+  readonly http: { readonly host: string; readonly port: number; readonly url: string };
+}
+
+export interface HatakeBroker {
+  readonly metrics: BrokerMetrics;
+  /** Binds the listeners; resolves with the actual addresses (ports 0 become real ports). */
+  start(): Promise<BrokerAddresses>;
+  /** Disconnects every client and closes every listener. */
+  stop(): Promise<void>;
+  /** Serves one MQTT connection over any duplex stream (in-memory transports in tests). */
+  handle(stream: Duplex, remoteAddress?: string): void;
+  /** The aedes instance once started (for tests that inspect retained messages). */
+  readonly aedes: Aedes | undefined;
+}
+
+/** Refusal reasons at CONNECT (a metrics label). */
+export type ConnectRefusal = 'no_credentials' | 'unknown_user' | 'bad_credentials' | 'client_id_not_allowed' | 'blocked' | AclRefusal;
+
+interface Account {
+  readonly principal: Principal;
+  readonly hash: string | undefined;
+}
+
+function accountsOf(config: Config): Map<string, Account> {
+  const accounts = new Map<string, Account>();
+  for (const d of config.devices) accounts.set(d.id, { principal: { type: 'device', name: d.id, kind: d.kind }, hash: d.passwordHash });
+  for (const s of config.services) accounts.set(s.username, { principal: { type: 'service', name: s.username, role: s.role }, hash: s.passwordHash });
+  return accounts;
+}
+
+function authError(message: string, returnCode: 2 | 4 | 5): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as unknown as AuthenticateError;
+}
+
+/** Builds the broker for a loaded configuration (not yet listening). */
+export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
+  const log = deps.logger.child({ component: 'broker' });
+  const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? createBrokerMetrics();
+  const accounts = accountsOf(config);
+  const verifier = new SecretVerifier();
+  const failures = new FailureTracker({
+    maxAttempts: config.broker.authFailures.maxAttempts,
+    windowMs: config.broker.authFailures.windowSeconds * 1000,
+    blockMs: config.broker.authFailures.blockSeconds * 1000,
+  });
+  const principals = new WeakMap<Client, Principal>();
+  const wills = new WeakMap<Client, ConnectPacket['will']>();
+  const buckets = new WeakMap<Client, TokenBucket>();
+  const addressOf = (client: Client): string => (client.conn as Partial<GuardedConnection>).remoteAddress ?? 'unknown';
+  let dummyHash: Promise<string> | undefined;
+
+  let aedes: Aedes | undefined;
+  let tcp: NetServer | undefined;
+  let http: HttpServer | undefined;
+  let wss: WebSocketServer | undefined;
+  let ops: OpsServer | undefined;
+  const sockets = new Set<Duplex>();
+
+  const refuseConnect = (client: Client, username: string | undefined, reason: ConnectRefusal, code: 2 | 4 | 5, done: (e: AuthenticateError | null, ok: boolean | null) => void): void => {
+    metrics.connections.inc({ result: 'refused', reason });
+    log.warn({ clientId: client.id, username, remote: addressOf(client), reason }, 'connection refused');
+    done(authError(reason, code), false);
+  };
+
+  const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (e: AuthenticateError | null, ok: boolean | null) => void): void => {
+    const remote = addressOf(client);
+    if (!username || !password) {
+      refuseConnect(client, username, 'no_credentials', 4, done);
+      return;
+    }
+    const key = `${remote}|${username}`;
+    if (failures.blocked(key, now())) {
+      refuseConnect(client, username, 'blocked', 5, done);
+      return;
+    }
+    const account = accounts.get(username);
+    const secret = password.toString('utf8');
+    const check = account?.hash !== undefined ? verifier.verify(secret, account.hash) : (dummyHash ??= hashSecret('unused')).then((h) => verifySecret(secret, h)).then(() => false);
+    check.then(
+      (ok) => {
+        if (!ok || !account) {
+          if (failures.fail(key, now())) log.warn({ username, remote, blockSeconds: config.broker.authFailures.blockSeconds }, 'too many failed logins: blocking');
+          refuseConnect(client, username, account ? 'bad_credentials' : 'unknown_user', 4, done);
+          return;
+        }
+        if (!clientIdAllowed(username, client.id)) {
+          refuseConnect(client, username, 'client_id_not_allowed', 2, done);
+          return;
+        }
+        const willProblem = willRefusal(account.principal, wills.get(client) ?? undefined);
+        if (willProblem) {
+          refuseConnect(client, username, willProblem, 5, done);
+          return;
+        }
+        failures.succeed(key);
+        principals.set(client, account.principal);
+        if (account.principal.type === 'device') buckets.set(client, new TokenBucket(config.limits.devicePublishRate, config.limits.devicePublishBurst, now()));
+        metrics.connections.inc({ result: 'accepted', reason: '' });
+        done(null, true);
+      },
+      (err: unknown) => {
+        log.error({ err, username }, 'credential check failed');
+        refuseConnect(client, username, 'bad_credentials', 4, done);
+      },
+    );
+  };
+
+  const authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
+    if (client === null) {
+      done(null); // a stored will of a client gone before a restart; it was checked at CONNECT
+      return;
+    }
+    const principal = principals.get(client);
+    const reason: AclRefusal | undefined = principal ? publishRefusal(principal, packet.topic, packet.retain) : 'not_granted';
+    if (reason) {
+      metrics.publishRefused.inc({ reason });
+      log.warn({ clientId: client.id, topic: packet.topic.slice(0, 256), retain: packet.retain, reason }, 'publish refused');
+      done(new Error(`publish refused: ${reason}`));
+      return;
+    }
+    const accept = (): void => {
+      const parsed = parseTopic(packet.topic);
+      metrics.messages.inc({ channel: parsed.ok ? (parsed.topic.type === 'device' ? parsed.topic.channel : parsed.topic.type) : 'other' });
+      metrics.bytes.inc(packet.payload.length);
+      done(null);
+    };
+    const bucket = buckets.get(client);
+    const wait = bucket ? bucket.take(now()) : 0;
+    if (wait === 0) {
+      accept();
+      return;
+    }
+    if (wait > config.limits.maxThrottleMs) {
+      bucket?.refund();
+      metrics.publishRefused.inc({ reason: 'rate_limited' });
+      log.warn({ clientId: client.id, rate: config.limits.devicePublishRate, waitMs: Math.round(wait) }, 'publish refused: device far above its rate');
+      done(new Error('publish refused: rate_limited'));
+      return;
+    }
+    metrics.throttled.inc();
+    setTimeout(accept, wait);
+  };
+
+  const authorizeSubscribe = (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
+    const principal = principals.get(client);
+    const reason = principal ? subscribeRefusal(principal, sub.topic, sub.qos) : 'not_granted';
+    if (reason) {
+      metrics.subscribeRefused.inc({ reason });
+      log.warn({ clientId: client.id, filter: sub.topic.slice(0, 256), reason }, 'subscription refused');
+      done(null, null); // SUBACK 0x80 for this filter; the connection stays up
+      return;
+    }
+    done(null, sub);
+  };
+
+  const handle = (stream: Duplex, remoteAddress = 'unknown'): void => {
+    if (!aedes) throw new Error('broker not started');
+    const guarded = new GuardedConnection(stream, {
+      maxPacketBytes: config.broker.maxPacketBytes,
+      remoteAddress,
+      onViolation: (err) => {
+        const reason = (err as { code?: string }).code === 'HATAKE_ERR_BROKER_PACKET_TOO_LARGE' ? 'packet_too_large' : 'malformed_packet';
+        metrics.connectionErrors.inc({ reason });
+        log.warn({ remote: remoteAddress, reason, detail: err.message }, 'connection cut');
+      },
+    });
+    sockets.add(guarded);
+    guarded.once('close', () => sockets.delete(guarded));
+    aedes.handle(guarded);
+  };
+
+  const listenNet = (server: NetServer | HttpServer, host: string, port: number): Promise<AddressInfo> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server.address() as AddressInfo);
+      });
+    });
+
+  const closeServer = (server: NetServer | HttpServer | undefined): Promise<void> =>
+    new Promise((resolve) => {
+      if (!server?.listening) {
+        resolve();
+        return;
+      }
+      server.close(() => resolve());
+    });
+
+  return {
+    metrics,
+    get aedes() {
+      return aedes;
+    },
+    handle,
+    async start() {
+      aedes = await Aedes.createBroker({
+        preConnect: (client, packet, cb) => {
+          wills.set(client, packet.will);
+          cb(null, true);
+        },
+        authenticate,
+        authorizePublish,
+        authorizeSubscribe,
+        maxClientsIdLength: 128,
+      });
+      aedes.on('clientReady', (client) => {
+        const p = principals.get(client);
+        metrics.clients.inc({ type: p?.type ?? 'unknown' });
+        log.info({ clientId: client.id, principal: p?.name, remote: addressOf(client) }, 'client connected');
+      });
+      aedes.on('clientDisconnect', (client) => {
+        const p = principals.get(client);
+        if (p) metrics.clients.dec({ type: p.type });
+        log.info({ clientId: client.id }, 'client disconnected');
+      });
+      aedes.on('clientError', (client, err) => {
+        log.debug({ clientId: client.id, err: { message: err.message } }, 'client error');
+      });
+      aedes.on('connectionError', (client, err) => {
+        log.debug({ clientId: client.id, err: { message: err.message } }, 'connection error');
+      });
+      aedes.on('keepaliveTimeout', (client) => {
+        metrics.connectionErrors.inc({ reason: 'keepalive_timeout' });
+        log.info({ clientId: client.id }, 'keepalive timeout');
+      });
+
+      tcp = createNetServer((socket: Socket) => handle(socket, socket.remoteAddress ?? 'unknown'));
+      const tcpAddr = await listenNet(tcp, config.broker.mqtt.host, config.broker.mqtt.port);
+      let wsAddr: AddressInfo | undefined;
+      if (config.broker.ws.enabled) {
+        http = createHttpServer((_req, res) => {
+          res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with the "mqtt" subprotocol\n');
+        });
+        wss = new WebSocketServer({ server: http, path: config.broker.ws.path, maxPayload: config.broker.maxPacketBytes + 16 });
+        wss.on('connection', (ws, req: IncomingMessage) => {
+          const stream = createWebSocketStream(ws);
+          stream.on('error', () => undefined); // surfaced through the guarded connection
+          handle(stream, req.socket.remoteAddress ?? 'unknown');
+        });
+        wsAddr = await listenNet(http, config.broker.ws.host, config.broker.ws.port);
+      }
+      ops = buildOpsServer({
+        host: config.broker.http.host,
+        port: config.broker.http.port,
+        registry: metrics.registry,
+        logger: deps.logger,
+        checks: [{ name: 'mqtt', check: () => (tcp?.listening && aedes && !aedes.closed ? undefined : 'MQTT listener is down') }],
+      });
+      const opsAddr = await ops.start();
+      const addresses: BrokerAddresses = {
+        mqtt: { host: tcpAddr.address, port: tcpAddr.port, url: `mqtt://${tcpAddr.address}:${tcpAddr.port}` },
+        ...(wsAddr ? { ws: { host: wsAddr.address, port: wsAddr.port, url: `ws://${wsAddr.address}:${wsAddr.port}${config.broker.ws.path}` } } : {}),
+        http: { host: opsAddr.host, port: opsAddr.port, url: `http://${opsAddr.host}:${opsAddr.port}` },
+      };
+      log.info({ addresses }, 'broker listening');
+      return addresses;
+    },
+    async stop() {
+      const closing = [closeServer(tcp), closeServer(http)];
+      wss?.close();
+      if (aedes) {
+        const a = aedes;
+        await new Promise<void>((resolve) => a.close(() => resolve()));
+      }
+      for (const s of sockets) s.destroy();
+      await Promise.all(closing);
+      await ops?.stop();
+      log.info('broker stopped');
+    },
+  };
+}

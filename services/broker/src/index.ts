@@ -1,0 +1,5 @@
+export * from './broker.ts';
+export * from './acl.ts';
+export * from './metrics.ts';
+export * from './packet-guard.ts';
+export * from './throttle.ts';

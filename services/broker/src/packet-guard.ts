@@ -1,0 +1,126 @@
+/**
+ * A duplex wrapper around a client connection that reads MQTT fixed headers as
+ * bytes flow by and cuts the connection before a packet larger than the limit
+ * is buffered. aedes' parser would otherwise hold any announced length
+ * (up to 256 MB, MQTT 3.1.1 §2.2.3) in memory.
+ *
+ * Bytes pass through unchanged; only headers are inspected.
+ */
+import { Duplex } from 'node:stream';
+
+export class PacketTooLargeError extends Error {
+  readonly code = 'HATAKE_ERR_BROKER_PACKET_TOO_LARGE';
+  readonly size: number;
+  constructor(size: number, limit: number) {
+    super(`MQTT packet of ${size} bytes exceeds the limit of ${limit}`);
+    this.size = size;
+  }
+}
+
+export class MalformedPacketError extends Error {
+  readonly code = 'HATAKE_ERR_BROKER_MALFORMED_PACKET';
+  constructor() {
+    super('malformed MQTT remaining length (more than 4 bytes)');
+  }
+}
+
+/** Scanner states. */
+const STATE = { type: 0, length: 1, body: 2 } as const;
+
+/** Scans MQTT framing incrementally; returns an error as soon as a violation is seen. */
+export class FrameScanner {
+  private state: number = STATE.type;
+  private length = 0;
+  private multiplier = 1;
+  private lengthBytes = 0;
+  private remaining = 0;
+  private readonly limit: number;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  /** Feeds bytes; returns an error on the first violation. */
+  feed(chunk: Uint8Array): Error | undefined {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.state === STATE.type) {
+        i++;
+        this.state = STATE.length;
+        this.length = 0;
+        this.multiplier = 1;
+        this.lengthBytes = 0;
+      } else if (this.state === STATE.length) {
+        const b = chunk[i++]!;
+        this.length += (b & 0x7f) * this.multiplier;
+        this.multiplier *= 128;
+        this.lengthBytes++;
+        if (b & 0x80) {
+          if (this.lengthBytes >= 4) return new MalformedPacketError();
+          continue;
+        }
+        // fixed header (1 + length bytes) + remaining length
+        const total = 1 + this.lengthBytes + this.length;
+        if (total > this.limit) return new PacketTooLargeError(total, this.limit);
+        this.remaining = this.length;
+        this.state = this.remaining === 0 ? STATE.type : STATE.body;
+      } else {
+        const take = Math.min(this.remaining, chunk.length - i);
+        i += take;
+        this.remaining -= take;
+        if (this.remaining === 0) this.state = STATE.type;
+      }
+    }
+    return undefined;
+  }
+}
+
+/** Wraps `inner` (a TCP socket or a WebSocket stream) with a {@link FrameScanner}. */
+export class GuardedConnection extends Duplex {
+  readonly remoteAddress: string;
+  private readonly inner: Duplex;
+  private readonly scanner: FrameScanner;
+  private readonly onViolation: (err: Error) => void;
+
+  constructor(inner: Duplex, opts: { maxPacketBytes: number; remoteAddress: string; onViolation: (err: Error) => void }) {
+    super({ allowHalfOpen: false });
+    this.inner = inner;
+    this.remoteAddress = opts.remoteAddress;
+    this.scanner = new FrameScanner(opts.maxPacketBytes);
+    this.onViolation = opts.onViolation;
+    inner.on('data', (chunk: Buffer) => {
+      const err = this.scanner.feed(chunk);
+      if (err) {
+        this.onViolation(err);
+        this.destroy(err);
+        return;
+      }
+      if (!this.push(chunk)) inner.pause();
+    });
+    inner.on('end', () => this.push(null));
+    inner.on('error', (err) => this.destroy(err));
+    inner.on('close', () => this.destroy());
+    inner.pause();
+  }
+
+  override _read(): void {
+    this.inner.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.inner.destroyed) {
+      cb();
+      return;
+    }
+    this.inner.write(chunk, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.inner.end(cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.inner.destroy();
+    cb(err);
+  }
+}

@@ -1,0 +1,2 @@
+export * from './plow.ts';
+export * from './factory.ts';

@@ -1,0 +1,3 @@
+export * from './climate.ts';
+export * from './sensor.ts';
+export * from './factory.ts';

@@ -1,0 +1,3 @@
+export * from './coverage.ts';
+export * from './tractor.ts';
+export * from './factory.ts';

@@ -1,0 +1,288 @@
+/**
+ * A robot tractor as a stepwise model: it follows its coverage plan at
+ * working speed with a speed profile (accelerate, slow for turns, brake in
+ * time), switches sections off outside the area still to be worked, burns
+ * fuel by load, sees the sky through a GNSS receiver model and the supervisor
+ * through a local-5G link model, and obeys commands. No I/O: the MQTT runtime
+ * (simkit's SimDevice) drives it.
+ */
+import type { Feature, MultiPolygon, Polygon } from 'geojson';
+import type { TractorSpec } from '@hatake/config';
+import type { Command, FixType, TractorMode } from '@hatake/protocol';
+import {
+  GnssModel,
+  Path,
+  RTK_PROFILE,
+  approachSpeed,
+  insideRing,
+  type CommandOutcome,
+  type DeviceModel,
+  type DriveLimits,
+  type LonLat,
+  type ModelEvent,
+  type Rng,
+  type SampleBody,
+  type XY,
+} from '@hatake/simkit';
+import { planCoverage, type CoveragePlan, type LegAttrs, type Phase } from './coverage.ts';
+
+export interface TractorParams {
+  readonly field: Feature<Polygon | MultiPolygon>;
+  readonly spec: TractorSpec;
+  readonly home?: LonLat;
+  readonly headlandPasses?: number;
+  /** Starting fuel, %; drawn from the seed when absent. */
+  readonly fuel?: number;
+}
+
+/** The truth behind the telemetry, for tests. */
+export interface TractorTruth {
+  readonly xy: XY;
+  readonly lonLat: LonLat;
+  readonly heading: number;
+  readonly speed: number;
+  readonly implement: 'lowered' | 'raised';
+  readonly sections: readonly boolean[];
+  readonly phase: Phase | 'home';
+  readonly mode: TractorMode;
+  readonly fix: FixType;
+}
+
+export const TRACTOR_LIMITS: DriveLimits = { accel: 0.5, decel: 0.8, cornerSpeed: 1.2, cornerDeg: 25 };
+const ESTOP_DECEL = 3.5;
+const RESTART_PAUSE_S = 60;
+const LOW_FUEL = 15;
+
+export class TractorModel implements DeviceModel<'tractor'> {
+  readonly kind = 'tractor' as const;
+  readonly periodMs = 200;
+  readonly plan: CoveragePlan;
+  private readonly spec: TractorSpec;
+  private readonly rng: Rng;
+  private readonly gnss: GnssModel;
+  private path: Path<LegAttrs>;
+  private readonly coverage: Path<LegAttrs>;
+  private s = 0;
+  private v = 0;
+  private workSpeed: number;
+  private modeNow: TractorMode = 'auto';
+  private fuel: number;
+  private waitLeft = 0;
+  private events: ModelEvent[] = [];
+  private lastFix: FixType = 'rtk_fixed';
+  private lowFuelRaised = false;
+  private rssi: number;
+  private readonly altBase: number;
+  private readonly home: LonLat | undefined;
+  private goingHome = false;
+  private lastTruth: TractorTruth | undefined;
+
+  constructor(params: TractorParams, rng: Rng) {
+    this.spec = params.spec;
+    this.rng = rng;
+    this.home = params.home;
+    this.workSpeed = params.spec.workSpeed;
+    this.plan = planCoverage(params.field, { workingWidth: params.spec.workingWidth, workSpeed: params.spec.workSpeed, ...(params.headlandPasses !== undefined ? { headlandPasses: params.headlandPasses } : {}) });
+    this.coverage = new Path(this.plan.legs, TRACTOR_LIMITS);
+    this.path = this.coverage;
+    this.gnss = new GnssModel(rng.fork('gnss'), { profile: RTK_PROFILE, initialFix: 'rtk_fixed' });
+    this.fuel = params.fuel ?? Math.round(rng.uniform(45, 95) * 10) / 10;
+    this.rssi = rng.uniform(-78, -66);
+    this.altBase = rng.uniform(18, 60);
+  }
+
+  mode(): TractorMode {
+    return this.modeNow;
+  }
+
+  drainEvents(): ModelEvent[] {
+    const e = this.events;
+    this.events = [];
+    return e;
+  }
+
+  gnssDropout(seconds: number): void {
+    this.gnss.dropout(seconds);
+  }
+
+  /** What really happened at the last step. */
+  truth(): TractorTruth | undefined {
+    return this.lastTruth;
+  }
+
+  private setMode(mode: TractorMode, why: string): void {
+    if (mode === this.modeNow) return;
+    const from = this.modeNow;
+    this.modeNow = mode;
+    this.events.push({ type: mode === 'estop' ? 'estop' : 'mode_change', severity: mode === 'estop' ? 'critical' : 'info', message: `${from} → ${mode}: ${why}`.slice(0, 256), data: { from, to: mode } });
+  }
+
+  private sectionsAt(xy: XY, heading: number, attrs: LegAttrs, moving: boolean): boolean[] {
+    const n = this.spec.sections;
+    if (attrs.implement !== 'lowered' || !moving || this.modeNow !== 'auto') return new Array<boolean>(n).fill(false);
+    // automatic section control: a section works only over ground this pass should cover
+    const area = attrs.phase === 'swath' ? this.plan.swathArea : this.plan.boundary;
+    const h = (heading * Math.PI) / 180;
+    const right: XY = [Math.cos(h), -Math.sin(h)]; // unit vector to the right of the heading
+    const w = this.spec.workingWidth;
+    return Array.from({ length: n }, (_, j) => {
+      const off = -w / 2 + (j + 0.5) * (w / n);
+      return insideRing([xy[0] + right[0] * off, xy[1] + right[1] * off], area);
+    });
+  }
+
+  step(dt: number): SampleBody<'tractor'> {
+    // speed
+    let target = 0;
+    let decel = TRACTOR_LIMITS.decel;
+    if (this.modeNow === 'auto') {
+      if (this.waitLeft > 0) {
+        this.waitLeft -= dt;
+        if (this.waitLeft <= 0) {
+          this.s = 0;
+          this.setMode('auto', 'starting the next pass over the field');
+        }
+      } else {
+        // look one step ahead so discrete braking never overshoots the limit
+        const ahead = this.s + this.v * dt;
+        target = Math.min(this.path.speedLimit(this.s, TRACTOR_LIMITS.decel), this.path.speedLimit(ahead, TRACTOR_LIMITS.decel), this.legSpeedCap());
+      }
+    } else if (this.modeNow === 'estop') decel = ESTOP_DECEL;
+    this.v = approachSpeed(this.v, target, dt, { accel: TRACTOR_LIMITS.accel, decel });
+    this.s = Math.min(this.path.length, this.s + this.v * dt);
+    if (this.modeNow === 'auto' && this.waitLeft <= 0 && this.s >= this.path.length - 1e-6 && this.v < 0.05) this.arrived();
+
+    const pos = this.path.at(this.s);
+    const moving = this.v > 0.05;
+    const implement: 'lowered' | 'raised' = this.modeNow === 'stopped' || this.modeNow === 'estop' || this.goingHome ? 'raised' : pos.attrs.implement;
+    const sections = this.sectionsAt(pos.xy, pos.heading, { ...pos.attrs, implement }, moving);
+    const working = sections.some(Boolean);
+
+    // engine and fuel
+    const load = working ? 1 : moving ? 0.5 : 0.15;
+    const rpm = moving ? (working ? 2100 : 1650) + this.rng.normal(0, 20) : 850 + this.rng.normal(0, 8);
+    this.fuel = Math.max(0, this.fuel - ((3 + 11 * load) * dt) / 3600 / this.spec.fuelTankLitres * 100);
+    if (this.fuel < LOW_FUEL && !this.lowFuelRaised) {
+      this.lowFuelRaised = true;
+      this.events.push({ type: 'low_fuel', severity: 'warning', message: `fuel at ${this.fuel.toFixed(1)} %`, data: { fuel: Math.round(this.fuel * 10) / 10 } });
+    }
+
+    // link to the supervisor (local 5G)
+    this.rssi = Math.max(-115, Math.min(-45, this.rssi + this.rng.normal(0, 0.3) * Math.sqrt(dt) - (this.rssi + 72) * 0.01 * dt));
+    const rtt = 18 + Math.abs(this.rng.normal(0, 4)) + (this.rng.chance(0.01 * dt) ? this.rng.uniform(80, 300) : 0);
+
+    // what the receiver reports
+    const lonLat = this.plan.frame.toLonLat(pos.xy);
+    const alt = this.altBase + 0.002 * pos.xy[0];
+    const fix = this.gnss.read(dt, pos.xy, alt, this.plan.frame);
+    if (fix.fix !== this.lastFix) {
+      const degraded = fix.fix !== 'rtk_fixed';
+      this.events.push({ type: 'fix_change', severity: degraded ? 'warning' : 'info', message: `GNSS ${this.lastFix} → ${fix.fix}`, data: { from: this.lastFix, to: fix.fix } });
+      this.lastFix = fix.fix;
+    }
+    this.lastTruth = { xy: pos.xy, lonLat, heading: pos.heading, speed: this.v, implement, sections, phase: this.goingHome ? 'home' : pos.attrs.phase, mode: this.modeNow, fix: fix.fix };
+
+    const position =
+      fix.fix === 'none'
+        ? {}
+        : {
+            lat: fix.lat!,
+            lon: fix.lon!,
+            alt: fix.alt!,
+            hdop: fix.hdop!,
+            sats: fix.sats!,
+            speed: round(Math.max(0, this.v + (moving ? this.rng.normal(0, 0.02) : 0)), 2),
+            heading: round((pos.heading + (moving ? this.rng.normal(0, 0.3) : 0) + 360) % 360, 1) % 360,
+          };
+    return {
+      fix: fix.fix,
+      ...position,
+      mode: this.modeNow,
+      rpm: Math.round(rpm),
+      fuel: round(this.fuel, 1),
+      implement,
+      sections,
+      rate: working ? round(this.spec.targetRate * (1 + this.rng.normal(0, 0.015)), 1) : 0,
+      rssi: round(this.rssi + this.rng.normal(0, 1.5), 1),
+      rtt: round(rtt, 1),
+    };
+  }
+
+  /** The leg's own speed, with the operator's set_speed applied to working legs. */
+  private legSpeedCap(): number {
+    const attrs = this.path.at(this.s).attrs;
+    return attrs.phase === 'swath' || attrs.phase === 'headland' ? this.workSpeed : Infinity;
+  }
+
+  private arrived(): void {
+    if (this.goingHome) {
+      this.goingHome = false;
+      this.setMode('stopped', 'arrived home');
+      return;
+    }
+    if (this.path !== this.coverage) {
+      // reached the start of the pattern after start_mission
+      this.path = this.coverage;
+      this.s = 0;
+      return;
+    }
+    this.events.push({ type: 'mode_change', severity: 'info', message: `field covered; next pass in ${RESTART_PAUSE_S} s`, data: { swaths: this.plan.swaths } });
+    this.waitLeft = RESTART_PAUSE_S;
+  }
+
+  private straightTo(target: XY, attrs: LegAttrs, speed: number): void {
+    const here = this.path.at(this.s).xy;
+    if (Math.hypot(target[0] - here[0], target[1] - here[1]) < 0.5) return;
+    this.path = new Path([{ points: [here, target], speed, attrs }], TRACTOR_LIMITS);
+    this.s = 0;
+  }
+
+  command(cmd: Command): CommandOutcome {
+    const stopped = (): boolean => this.v === 0;
+    switch (cmd.type) {
+      case 'estop':
+        this.setMode('estop', `emergency stop by ${cmd.issuer}`);
+        return { status: 'accepted', done: stopped };
+      case 'stop':
+        if (this.modeNow === 'estop') return { status: 'rejected', reason: 'already in emergency stop' };
+        this.setMode('stopped', `stop by ${cmd.issuer}`);
+        return { status: 'accepted', done: stopped };
+      case 'pause':
+        if (this.modeNow !== 'auto') return { status: 'rejected', reason: `cannot pause in mode ${this.modeNow}` };
+        this.setMode('paused', `pause by ${cmd.issuer}`);
+        return { status: 'accepted', done: stopped };
+      case 'resume':
+        if (this.modeNow === 'estop') return { status: 'rejected', reason: 'emergency stop engaged: reset it at the machine' };
+        if (this.modeNow === 'auto') return { status: 'rejected', reason: 'already running' };
+        this.setMode('auto', `resume by ${cmd.issuer}`);
+        return { status: 'accepted', done: () => true };
+      case 'set_speed': {
+        const speed = cmd.params?.speed ?? 0;
+        if (speed < 0.5 || speed > 3.5) return { status: 'rejected', reason: 'working speed must be 0.5 to 3.5 m/s for this machine' };
+        this.workSpeed = speed;
+        return { status: 'accepted', done: () => true };
+      }
+      case 'return_home': {
+        if (this.modeNow === 'estop') return { status: 'rejected', reason: 'emergency stop engaged: reset it at the machine' };
+        if (!this.home) return { status: 'rejected', reason: 'no home position configured' };
+        this.goingHome = true;
+        this.straightTo(this.plan.frame.toXY(this.home), { phase: 'transit', implement: 'raised' }, 2.5);
+        this.setMode('auto', `return home by ${cmd.issuer}`);
+        return { status: 'accepted', done: () => this.modeNow === 'stopped' && !this.goingHome };
+      }
+      case 'start_mission': {
+        if (this.modeNow === 'auto' || this.modeNow === 'estop') return { status: 'rejected', reason: `cannot start a mission in mode ${this.modeNow}` };
+        const first = this.plan.legs.find((l) => l.attrs.phase === 'swath')!.points[0]!;
+        this.waitLeft = 0;
+        this.straightTo(first, { phase: 'transit', implement: 'raised' }, 1.8);
+        this.setMode('auto', `mission ${cmd.params?.missionId ?? ''} by ${cmd.issuer}`);
+        return { status: 'accepted', done: () => true };
+      }
+    }
+  }
+}
+
+function round(v: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
