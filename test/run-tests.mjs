@@ -17,7 +17,6 @@ const extraArgs = process.argv.slice(2);
 /** Debian packages and a program each provides. */
 const SYSTEM = [
   { pkg: 'mosquitto-clients', bin: 'mosquitto_sub' },
-  { pkg: 'mosquitto', bin: 'mosquitto' },
 ];
 
 function which(bin) {

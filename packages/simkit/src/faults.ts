@@ -4,6 +4,7 @@
  * `clock-skew[=SECONDS]`, `malformed[=PROBABILITY]`, `oversized[=PROBABILITY]`,
  * `wrong-credentials`, comma-separated (`gnss-dropout=60/8,malformed=0.05`).
  */
+import { SimError } from './errors.ts';
 import type { Rng } from './rng.ts';
 
 export interface Faults {
@@ -21,28 +22,28 @@ export interface Faults {
   readonly wrongCredentials?: boolean;
 }
 
-export class FaultSpecError extends Error {
-  readonly code = 'HATAKE_ERR_SIM_FAULT_SPEC';
+function specError(message: string): SimError {
+  return new SimError('HATAKE_ERR_SIM_FAULT_SPEC', message);
 }
 
 function period(name: string, value: string | undefined, def: [number, number]): { everyS: number; durationS: number } {
   if (value === undefined) return { everyS: def[0], durationS: def[1] };
   const m = /^(\d+(?:\.\d+)?)s?\/(\d+(?:\.\d+)?)s?$/.exec(value);
-  if (!m) throw new FaultSpecError(`${name}=${value}: expected EVERY/DURATION in seconds, e.g. ${name}=${def[0]}/${def[1]}`);
+  if (!m) throw specError(`${name}=${value}: expected EVERY/DURATION in seconds, e.g. ${name}=${def[0]}/${def[1]}`);
   const everyS = Number(m[1]);
   const durationS = Number(m[2]);
-  if (!(everyS > 0) || !(durationS > 0)) throw new FaultSpecError(`${name}=${value}: both numbers must be positive`);
+  if (!(everyS > 0) || !(durationS > 0)) throw specError(`${name}=${value}: both numbers must be positive`);
   return { everyS, durationS };
 }
 
 function probability(name: string, value: string | undefined, def: number): number {
   if (value === undefined) return def;
   const p = Number(value);
-  if (!(p >= 0 && p <= 1)) throw new FaultSpecError(`${name}=${value}: expected a probability between 0 and 1`);
+  if (!(p >= 0 && p <= 1)) throw specError(`${name}=${value}: expected a probability between 0 and 1`);
   return p;
 }
 
-/** Parses a comma-separated fault list; throws a {@link FaultSpecError} naming what is wrong. */
+/** Parses a comma-separated fault list; throws HATAKE_ERR_SIM_FAULT_SPEC naming what is wrong. */
 export function parseFaults(spec: string): Faults {
   const faults: { -readonly [K in keyof Faults]: Faults[K] } = {};
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -56,7 +57,7 @@ export function parseFaults(spec: string): Faults {
         break;
       case 'clock-skew': {
         const s = value === undefined ? 120 : Number(value.replace(/s$/, ''));
-        if (!Number.isFinite(s)) throw new FaultSpecError(`clock-skew=${value}: expected seconds, e.g. clock-skew=-90`);
+        if (!Number.isFinite(s)) throw specError(`clock-skew=${value}: expected seconds, e.g. clock-skew=-90`);
         faults.clockSkewMs = s * 1000;
         break;
       }
@@ -67,11 +68,11 @@ export function parseFaults(spec: string): Faults {
         faults.oversized = probability(name, value, 0.005);
         break;
       case 'wrong-credentials':
-        if (value !== undefined) throw new FaultSpecError('wrong-credentials takes no value');
+        if (value !== undefined) throw specError('wrong-credentials takes no value');
         faults.wrongCredentials = true;
         break;
       default:
-        throw new FaultSpecError(`unknown fault ${JSON.stringify(name)} (known: gnss-dropout, link-drop, clock-skew, malformed, oversized, wrong-credentials)`);
+        throw specError(`unknown fault ${JSON.stringify(name)} (known: gnss-dropout, link-drop, clock-skew, malformed, oversized, wrong-credentials)`);
     }
   }
   return faults;

@@ -7,6 +7,7 @@ import type { Config, DeviceDef } from '@hatake/config';
 import type { DeviceKind } from '@hatake/protocol';
 import type { Logger } from '@hatake/runtime';
 import { SimDevice, type SimDeviceStats } from './device.ts';
+import { SimError } from './errors.ts';
 import type { Faults } from './faults.ts';
 import type { DeviceModel } from './model.ts';
 import { Rng } from './rng.ts';
@@ -41,14 +42,6 @@ export interface FleetOptions {
   readonly connectConcurrency?: number;
 }
 
-export class FleetError extends Error {
-  readonly code: 'HATAKE_ERR_SIM_NO_SECRET' | 'HATAKE_ERR_SIM_NO_DEVICES' | 'HATAKE_ERR_SIM_NO_MODEL';
-  constructor(code: FleetError['code'], message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 /** Which devices a fleet runs. */
 export function selectDevices(config: Config, opts: Pick<FleetOptions, 'only' | 'kinds' | 'synthetic'>): DeviceDef[] {
   const kindOk = (d: DeviceDef): boolean => !opts.kinds || opts.kinds.includes(d.kind);
@@ -59,13 +52,13 @@ export function selectDevices(config: Config, opts: Pick<FleetOptions, 'only' | 
     for (let i = 0; out.length < opts.synthetic && members.some((m) => i < m.length); i++) {
       for (const m of members) if (i < m.length && out.length < opts.synthetic) out.push(m[i]!);
     }
-    if (out.length < opts.synthetic) throw new FleetError('HATAKE_ERR_SIM_NO_DEVICES', `asked for ${opts.synthetic} synthetic devices; the configured groups have ${out.length}`);
+    if (out.length < opts.synthetic) throw new SimError('HATAKE_ERR_SIM_NO_DEVICES', `asked for ${opts.synthetic} synthetic devices; the configured groups have ${out.length}`);
     return out;
   }
   const named = config.devices.filter((d) => d.group === undefined && kindOk(d) && (!opts.only || opts.only.includes(d.id)));
   const unknown = (opts.only ?? []).filter((id) => !config.devices.some((d) => d.id === id));
-  if (unknown.length > 0) throw new FleetError('HATAKE_ERR_SIM_NO_DEVICES', `unknown device(s): ${unknown.join(', ')}`);
-  if (named.length === 0) throw new FleetError('HATAKE_ERR_SIM_NO_DEVICES', 'no device matches the selection');
+  if (unknown.length > 0) throw new SimError('HATAKE_ERR_SIM_NO_DEVICES', `unknown device(s): ${unknown.join(', ')}`);
+  if (named.length === 0) throw new SimError('HATAKE_ERR_SIM_NO_DEVICES', 'no device matches the selection');
   return named;
 }
 
@@ -119,12 +112,12 @@ export function buildFleet(config: Config, opts: FleetOptions, factories: ModelF
   const selected = selectDevices(config, opts);
   const missing = selected.filter((d) => (d.group !== undefined ? opts.secrets.groups[d.group] : opts.secrets.devices[d.id]) === undefined);
   if (missing.length > 0) {
-    throw new FleetError('HATAKE_ERR_SIM_NO_SECRET', `no password for ${missing.length} device(s): ${missing.slice(0, 10).map((d) => d.group ?? d.id).join(', ')}${missing.length > 10 ? ', …' : ''}`);
+    throw new SimError('HATAKE_ERR_SIM_NO_SECRET', `no password for ${missing.length} device(s): ${missing.slice(0, 10).map((d) => d.group ?? d.id).join(', ')}${missing.length > 10 ? ', …' : ''}`);
   }
   const seed = opts.seed ?? config.simulation.seed;
   const devices = selected.map((d) => {
     const factory = factories[d.kind] as ModelFactory<DeviceKind> | undefined;
-    if (!factory) throw new FleetError('HATAKE_ERR_SIM_NO_MODEL', `this runner does not simulate ${d.kind}s (device ${d.id})`);
+    if (!factory) throw new SimError('HATAKE_ERR_SIM_NO_MODEL', `this runner does not simulate ${d.kind}s (device ${d.id})`);
     const faulty = opts.faults && (!opts.faultDevices || opts.faultDevices.includes(d.id));
     return new SimDevice({
       id: d.id,

@@ -7,3 +7,4 @@ export * from './model.ts';
 export * from './device.ts';
 export * from './fleet.ts';
 export * from './cli.ts';
+export * from './errors.ts';

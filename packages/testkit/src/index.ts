@@ -1,3 +1,4 @@
 export * from './deployment.ts';
 export * from './processes.ts';
 export * from './wait.ts';
+export * from './readme.ts';

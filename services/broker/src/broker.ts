@@ -17,6 +17,7 @@ import type { Config } from '@hatake/config';
 import { clientIdAllowed, parseTopic } from '@hatake/protocol';
 import { buildOpsServer, type Logger, type OpsServer } from '@hatake/runtime';
 import { publishRefusal, subscribeRefusal, willRefusal, type AclRefusal, type Principal } from './acl.ts';
+import { BrokerError } from './errors.ts';
 import { GuardedConnection } from './packet-guard.ts';
 import { FailureTracker, TokenBucket } from './throttle.ts';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.ts';
@@ -188,7 +189,7 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
   };
 
   const handle = (stream: Duplex, remoteAddress = 'unknown'): void => {
-    if (!aedes) throw new Error('broker not started');
+    if (!aedes) throw new BrokerError('HATAKE_ERR_BROKER_NOT_STARTED', 'broker not started');
     const guarded = new GuardedConnection(stream, {
       maxPacketBytes: config.broker.maxPacketBytes,
       remoteAddress,

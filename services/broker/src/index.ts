@@ -3,3 +3,4 @@ export * from './acl.ts';
 export * from './metrics.ts';
 export * from './packet-guard.ts';
 export * from './throttle.ts';
+export * from './errors.ts';

@@ -7,21 +7,19 @@
  * Bytes pass through unchanged; only headers are inspected.
  */
 import { Duplex } from 'node:stream';
+import { BrokerError } from './errors.ts';
 
-export class PacketTooLargeError extends Error {
-  readonly code = 'HATAKE_ERR_BROKER_PACKET_TOO_LARGE';
+/** A packet over the limit; `size` is the whole packet as announced. */
+export class PacketTooLargeError extends BrokerError {
   readonly size: number;
   constructor(size: number, limit: number) {
-    super(`MQTT packet of ${size} bytes exceeds the limit of ${limit}`);
+    super('HATAKE_ERR_BROKER_PACKET_TOO_LARGE', `MQTT packet of ${size} bytes exceeds the limit of ${limit}`);
     this.size = size;
   }
 }
 
-export class MalformedPacketError extends Error {
-  readonly code = 'HATAKE_ERR_BROKER_MALFORMED_PACKET';
-  constructor() {
-    super('malformed MQTT remaining length (more than 4 bytes)');
-  }
+function malformed(): BrokerError {
+  return new BrokerError('HATAKE_ERR_BROKER_MALFORMED_PACKET', 'malformed MQTT remaining length (more than 4 bytes)');
 }
 
 /** Scanner states. */
@@ -56,7 +54,7 @@ export class FrameScanner {
         this.multiplier *= 128;
         this.lengthBytes++;
         if (b & 0x80) {
-          if (this.lengthBytes >= 4) return new MalformedPacketError();
+          if (this.lengthBytes >= 4) return malformed();
           continue;
         }
         // fixed header (1 + length bytes) + remaining length

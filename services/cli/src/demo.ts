@@ -26,8 +26,12 @@ export interface Demo {
   stop(): Promise<void>;
 }
 
+export const CLI_ERRORS = {
+  HATAKE_ERR_DEMO_START: 'the demo could not start (a port in use, most often); the message says what to change',
+} as const;
+
 export class DemoError extends Error {
-  readonly code = 'HATAKE_ERR_DEMO_START';
+  readonly code: keyof typeof CLI_ERRORS = 'HATAKE_ERR_DEMO_START';
 }
 
 /** Starts the demo; resolves once the broker listens and every simulated device has connected. */

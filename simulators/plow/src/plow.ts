@@ -9,6 +9,7 @@
 import type { PlowSpec, RoadDef } from '@hatake/config';
 import {
   GnssModel,
+  SimError,
   LocalFrame,
   Path,
   RTK_PROFILE,
@@ -49,9 +50,6 @@ export interface PlowTruth {
 export const PLOW_LIMITS: DriveLimits = { accel: 1.0, decel: 1.5, cornerSpeed: 4, cornerDeg: 30 };
 const BREAK_AT_DEPOT_S = 120;
 
-export class PlowRouteError extends Error {
-  readonly code = 'HATAKE_ERR_SIM_ROUTE';
-}
 
 /** Chains the route's roads end to end (out and back) as legs in `frame`. */
 export function buildRoute(params: PlowParams, frame: LocalFrame): Leg<RoadLegAttrs>[] {
@@ -60,7 +58,7 @@ export function buildRoute(params: PlowParams, frame: LocalFrame): Leg<RoadLegAt
   let here: XY | undefined = params.home ? frame.toXY(params.home) : undefined;
   for (const id of params.route) {
     const road = byId.get(id);
-    if (!road) throw new PlowRouteError(`route names unknown road ${id}`);
+    if (!road) throw new SimError('HATAKE_ERR_SIM_ROUTE', `route names unknown road ${id}`);
     let pts = road.geometry.coordinates.map((c) => frame.toXY([c[0]!, c[1]!]));
     if (here && dist(here, pts[pts.length - 1]!) < dist(here, pts[0]!)) pts = [...pts].reverse();
     const blade = params.assigned.includes(id) ? 'down' : 'up';
@@ -91,7 +89,7 @@ export class PlowModel implements DeviceModel<'plow'> {
 
   constructor(params: PlowParams, rng: Rng) {
     const first = params.roads.find((r) => r.id === params.route[0]);
-    if (!first) throw new PlowRouteError(`route names unknown road ${String(params.route[0])}`);
+    if (!first) throw new SimError('HATAKE_ERR_SIM_ROUTE', `route names unknown road ${String(params.route[0])}`);
     const c = first.geometry.coordinates[0]!;
     this.frame = new LocalFrame(params.home ?? [c[0]!, c[1]!]);
     this.path = new Path(buildRoute(params, this.frame), PLOW_LIMITS);

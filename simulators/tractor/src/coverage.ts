@@ -17,7 +17,7 @@
  */
 import { buffer, polygon as turfPolygon } from '@turf/turf';
 import type { Feature, MultiPolygon, Polygon, Position } from 'geojson';
-import { LocalFrame, type Leg, type XY } from '@hatake/simkit';
+import { LocalFrame, SimError, type Leg, type XY } from '@hatake/simkit';
 
 export type Phase = 'swath' | 'turn' | 'headland' | 'transit';
 
@@ -46,8 +46,8 @@ export interface CoverageOptions {
   readonly transitSpeed?: number;
 }
 
-export class CoverageError extends Error {
-  readonly code = 'HATAKE_ERR_SIM_COVERAGE';
+function coverageError(message: string): SimError {
+  return new SimError('HATAKE_ERR_SIM_COVERAGE', message);
 }
 
 /** The largest polygon's outer ring of a Polygon or MultiPolygon. */
@@ -103,7 +103,7 @@ function semicircle(end: XY, start: XY, side: 1 | -1): XY[] {
   return pts;
 }
 
-/** Plans the coverage path for a field. Throws {@link CoverageError} when the field is too small for the implement. */
+/** Plans the coverage path for a field. Throws HATAKE_ERR_SIM_COVERAGE when the field is too small for the implement. */
 export function planCoverage(field: Feature<Polygon | MultiPolygon>, opts: CoverageOptions): CoveragePlan {
   const w = opts.workingWidth;
   const passes = opts.headlandPasses ?? 2;
@@ -135,7 +135,7 @@ export function planCoverage(field: Feature<Polygon | MultiPolygon>, opts: Cover
   const fromSweep = (p: XY): XY => rotate(p, angle);
 
   const swathRingLL = inset(ringLL, passes * w);
-  if (!swathRingLL) throw new CoverageError(`field is too small for ${passes} headland passes of ${w} m`);
+  if (!swathRingLL) throw coverageError(`field is too small for ${passes} headland passes of ${w} m`);
   const swathArea = toXY(swathRingLL);
   const area = swathArea.map(toSweep);
   const ys = area.map((p) => p[1]);
@@ -174,7 +174,7 @@ export function planCoverage(field: Feature<Polygon | MultiPolygon>, opts: Cover
     dir = dir === 1 ? -1 : 1;
     swaths++;
   }
-  if (!prevEnd) throw new CoverageError('no swath fits inside the headland');
+  if (!prevEnd) throw coverageError('no swath fits inside the headland');
 
   // headland passes, innermost first
   let here = fromSweep(prevEnd);
