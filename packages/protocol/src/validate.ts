@@ -231,7 +231,7 @@ function sampleRules(kind: DeviceKind, s: unknown, path: string, out: Reason[], 
     out.push({ code: 'rule', path, message: `a sensor sample needs at least one of ${SENSOR_MEASUREMENTS.join(', ')}` });
   }
   const t = s['t'];
-  if (opts.now !== undefined && typeof t === 'number' && t > opts.now + limits.maxFutureSkewMs) {
+  if (opts.now !== undefined && typeof t === 'number' && Number.isFinite(t) && t > opts.now + limits.maxFutureSkewMs) {
     out.push({
       code: 'rule',
       path: `${path}/t`,
@@ -256,14 +256,14 @@ function telemetryRules(kind: DeviceKind, obj: Record<string, unknown>, out: Rea
     if (!isRecord(s)) return;
     const seq = s['seq'];
     const t = s['t'];
-    if (typeof seq === 'number' && prevSeq !== undefined && seq <= prevSeq) {
+    if (Number.isFinite(seq) && typeof seq === 'number' && prevSeq !== undefined && seq <= prevSeq) {
       out.push({ code: 'rule', path: `/samples/${i}/seq`, message: `must be greater than the previous sample's seq (${prevSeq})` });
     }
-    if (typeof t === 'number' && prevT !== undefined && t < prevT) {
+    if (Number.isFinite(t) && typeof t === 'number' && prevT !== undefined && t < prevT) {
       out.push({ code: 'rule', path: `/samples/${i}/t`, message: `must not be earlier than the previous sample's t (${prevT})` });
     }
-    if (typeof seq === 'number') prevSeq = seq;
-    if (typeof t === 'number') prevT = t;
+    if (typeof seq === 'number' && Number.isFinite(seq)) prevSeq = seq;
+    if (typeof t === 'number' && Number.isFinite(t)) prevT = t;
   });
 }
 
@@ -272,7 +272,7 @@ const PARAM_FOR: Partial<Record<CommandType, 'speed' | 'missionId'>> = { set_spe
 function commandRules(obj: Record<string, unknown>, out: Reason[]): void {
   const issuedAt = obj['issuedAt'];
   const expiresAt = obj['expiresAt'];
-  if (typeof issuedAt === 'number' && typeof expiresAt === 'number') {
+  if (Number.isFinite(issuedAt) && Number.isFinite(expiresAt) && typeof issuedAt === 'number' && typeof expiresAt === 'number') {
     if (expiresAt <= issuedAt) out.push({ code: 'rule', path: '/expiresAt', message: 'must be after issuedAt' });
     else if (expiresAt - issuedAt > MAX_COMMAND_VALIDITY_MS) {
       out.push({ code: 'rule', path: '/expiresAt', message: `must be at most ${MAX_COMMAND_VALIDITY_MS / 1000} s after issuedAt` });

@@ -81,22 +81,15 @@ export interface SimDeviceStats {
 
 type Body = Record<string, unknown>;
 
+/** All counters at zero. */
+export function emptyStats(): SimDeviceStats {
+  return { samples: 0, messages: 0, events: 0, acks: 0, droppedOffline: 0, malformedSent: 0, oversizedSent: 0, linkDrops: 0, refusedConnects: 0, connects: 0, publishErrors: 0 };
+}
+
 export class SimDevice<K extends DeviceKind> {
   readonly id: string;
   readonly kind: K;
-  readonly stats: SimDeviceStats = {
-    samples: 0,
-    messages: 0,
-    events: 0,
-    acks: 0,
-    droppedOffline: 0,
-    malformedSent: 0,
-    oversizedSent: 0,
-    linkDrops: 0,
-    refusedConnects: 0,
-    connects: 0,
-    publishErrors: 0,
-  };
+  readonly stats: SimDeviceStats = emptyStats();
   private readonly opts: SimDeviceOptions<K>;
   private readonly log: Logger;
   private readonly decoder = new Decoder();

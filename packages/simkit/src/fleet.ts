@@ -6,7 +6,7 @@
 import type { Config, DeviceDef } from '@hatake/config';
 import type { DeviceKind } from '@hatake/protocol';
 import type { Logger } from '@hatake/runtime';
-import { SimDevice, type SimDeviceStats } from './device.ts';
+import { SimDevice, emptyStats, type SimDeviceStats } from './device.ts';
 import { SimError } from './errors.ts';
 import type { Faults } from './faults.ts';
 import type { DeviceModel } from './model.ts';
@@ -84,21 +84,7 @@ export class Fleet {
 
   /** Totals over the fleet. */
   stats(): SimDeviceStats & { devices: number; connected: number } {
-    const total: SimDeviceStats & { devices: number; connected: number } = {
-      devices: this.devices.length,
-      connected: 0,
-      samples: 0,
-      messages: 0,
-      events: 0,
-      acks: 0,
-      droppedOffline: 0,
-      malformedSent: 0,
-      oversizedSent: 0,
-      linkDrops: 0,
-      refusedConnects: 0,
-      connects: 0,
-      publishErrors: 0,
-    };
+    const total: SimDeviceStats & { devices: number; connected: number } = { devices: this.devices.length, connected: 0, ...emptyStats() };
     for (const d of this.devices) {
       if (d.connected) total.connected++;
       for (const k of Object.keys(d.stats) as (keyof SimDeviceStats)[]) total[k] += d.stats[k];

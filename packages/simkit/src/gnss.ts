@@ -6,6 +6,7 @@
  */
 import type { FixType } from '@hatake/protocol';
 import type { LocalFrame, XY } from './frame.ts';
+import { roundTo } from './report.ts';
 import type { Rng } from './rng.ts';
 
 /** Horizontal 1σ error per fix, metres (typical receiver datasheet figures). */
@@ -96,17 +97,12 @@ export class GnssModel {
     const [lon, lat] = frame.toLonLat([truth[0] + this.ex, truth[1] + this.ey]);
     return {
       fix: this.fix,
-      lat: round(lat, 8),
-      lon: round(lon, 8),
-      alt: round(alt + this.ez, 3),
+      lat: roundTo(lat, 8),
+      lon: roundTo(lon, 8),
+      alt: roundTo(alt + this.ez, 3),
       hdop: Math.round(hdop * 100) / 100,
       sats: this.sats,
       error: [this.ex, this.ey],
     };
   }
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

@@ -8,3 +8,4 @@ export * from './device.ts';
 export * from './fleet.ts';
 export * from './cli.ts';
 export * from './errors.ts';
+export * from './report.ts';

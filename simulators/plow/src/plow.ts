@@ -8,6 +8,7 @@
  */
 import type { PlowSpec, RoadDef } from '@hatake/config';
 import {
+  EventQueue,
   GnssModel,
   SimError,
   LocalFrame,
@@ -15,6 +16,8 @@ import {
   RTK_PROFILE,
   approachSpeed,
   dist,
+  positionFields,
+  roundTo,
   type DeviceModel,
   type DriveLimits,
   type Leg,
@@ -84,7 +87,7 @@ export class PlowModel implements DeviceModel<'plow'> {
   private hold = 0;
   private leg = -1;
   private blade: 'up' | 'down' | undefined;
-  private events: ModelEvent[] = [];
+  private readonly events = new EventQueue();
   private lastTruth: PlowTruth | undefined;
 
   constructor(params: PlowParams, rng: Rng) {
@@ -100,9 +103,7 @@ export class PlowModel implements DeviceModel<'plow'> {
   }
 
   drainEvents(): ModelEvent[] {
-    const e = this.events;
-    this.events = [];
-    return e;
+    return this.events.drain();
   }
 
   gnssDropout(seconds: number): void {
@@ -144,31 +145,14 @@ export class PlowModel implements DeviceModel<'plow'> {
     const fix = this.gnss.read(dt, pos.xy, 18 + 0.001 * pos.xy[1], this.frame);
     this.lastTruth = { xy: pos.xy, lonLat, speed: this.v, blade, road: pos.attrs.road };
     const moving = this.v > 0.05;
-    const position =
-      fix.fix === 'none'
-        ? {}
-        : {
-            lat: fix.lat!,
-            lon: fix.lon!,
-            alt: fix.alt!,
-            hdop: fix.hdop!,
-            sats: fix.sats!,
-            speed: round(Math.max(0, this.v + (moving ? this.rng.normal(0, 0.05) : 0)), 2),
-            heading: round((pos.heading + (moving ? this.rng.normal(0, 0.5) : 0) + 360) % 360, 1) % 360,
-          };
     const spreading = blade === 'down' && moving && this.spec.material !== 'none';
     return {
       fix: fix.fix,
-      ...position,
+      ...positionFields(fix, { speed: this.v, heading: pos.heading }, this.rng, { speedSd: 0.05, headingSd: 0.5 }),
       blade,
-      spread: spreading ? round(this.spec.spreadRate * (1 + this.rng.normal(0, 0.03)), 1) : 0,
+      spread: spreading ? roundTo(this.spec.spreadRate * (1 + this.rng.normal(0, 0.03)), 1) : 0,
       material: this.spec.material,
       width: this.spec.width,
     };
   }
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

@@ -5,7 +5,7 @@
  * winter snow), a solar-charged battery, and a fixed, surveyed position.
  * One sample per simulated minute.
  */
-import type { DeviceModel, LonLat, ModelEvent, Rng, SampleBody } from '@hatake/simkit';
+import { EventQueue, roundTo, type DeviceModel, type LonLat, type ModelEvent, type Rng, type SampleBody } from '@hatake/simkit';
 import { Climate } from './climate.ts';
 
 export interface SensorParams {
@@ -31,7 +31,7 @@ export class SensorModel implements DeviceModel<'sensor'> {
   private charge: number;
   private dropoutLeft = 0;
   private lowBattery = false;
-  private events: ModelEvent[] = [];
+  private readonly events = new EventQueue();
   private readonly sats: number;
 
   constructor(params: SensorParams, rng: Rng) {
@@ -45,9 +45,7 @@ export class SensorModel implements DeviceModel<'sensor'> {
   }
 
   drainEvents(): ModelEvent[] {
-    const e = this.events;
-    this.events = [];
-    return e;
+    return this.events.drain();
   }
 
   gnssDropout(seconds: number): void {
@@ -73,7 +71,7 @@ export class SensorModel implements DeviceModel<'sensor'> {
     const battery = 3.45 + 0.72 * this.charge + this.rng.normal(0, 0.004);
     if (battery < 3.6 && !this.lowBattery) {
       this.lowBattery = true;
-      this.events.push({ type: 'low_battery', severity: 'warning', message: `battery at ${battery.toFixed(2)} V`, data: { battery: round(battery, 2) } });
+      this.events.push({ type: 'low_battery', severity: 'warning', message: `battery at ${battery.toFixed(2)} V`, data: { battery: roundTo(battery, 2) } });
     } else if (battery > 3.75) this.lowBattery = false;
 
     let position = {};
@@ -82,19 +80,14 @@ export class SensorModel implements DeviceModel<'sensor'> {
     return {
       fix: this.dropoutLeft > 0 || Object.keys(position).length === 0 ? 'none' : 'gps',
       ...position,
-      soilMoisture: round(this.moisture + this.rng.normal(0, 0.1), 1),
-      soilTemp: round(this.soilTemp, 2),
-      airTemp: round(w.airTemp, 2),
-      humidity: round(w.humidity, 1),
-      rain: round(w.rainMm, 2),
-      wind: round(w.wind, 1),
-      solar: round(w.solar, 0),
-      battery: round(battery, 3),
+      soilMoisture: roundTo(this.moisture + this.rng.normal(0, 0.1), 1),
+      soilTemp: roundTo(this.soilTemp, 2),
+      airTemp: roundTo(w.airTemp, 2),
+      humidity: roundTo(w.humidity, 1),
+      rain: roundTo(w.rainMm, 2),
+      wind: roundTo(w.wind, 1),
+      solar: roundTo(w.solar, 0),
+      battery: roundTo(battery, 3),
     };
   }
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

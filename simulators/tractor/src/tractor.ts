@@ -10,11 +10,14 @@ import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import type { TractorSpec } from '@hatake/config';
 import type { Command, FixType, TractorMode } from '@hatake/protocol';
 import {
+  EventQueue,
   GnssModel,
   Path,
   RTK_PROFILE,
   approachSpeed,
   insideRing,
+  positionFields,
+  roundTo,
   type CommandOutcome,
   type DeviceModel,
   type DriveLimits,
@@ -68,7 +71,7 @@ export class TractorModel implements DeviceModel<'tractor'> {
   private modeNow: TractorMode = 'auto';
   private fuel: number;
   private waitLeft = 0;
-  private events: ModelEvent[] = [];
+  private readonly events = new EventQueue();
   private lastFix: FixType = 'rtk_fixed';
   private lowFuelRaised = false;
   private rssi: number;
@@ -86,7 +89,7 @@ export class TractorModel implements DeviceModel<'tractor'> {
     this.coverage = new Path(this.plan.legs, TRACTOR_LIMITS);
     this.path = this.coverage;
     this.gnss = new GnssModel(rng.fork('gnss'), { profile: RTK_PROFILE, initialFix: 'rtk_fixed' });
-    this.fuel = params.fuel ?? Math.round(rng.uniform(45, 95) * 10) / 10;
+    this.fuel = params.fuel ?? roundTo(rng.uniform(45, 95), 1);
     this.rssi = rng.uniform(-78, -66);
     this.altBase = rng.uniform(18, 60);
   }
@@ -96,9 +99,7 @@ export class TractorModel implements DeviceModel<'tractor'> {
   }
 
   drainEvents(): ModelEvent[] {
-    const e = this.events;
-    this.events = [];
-    return e;
+    return this.events.drain();
   }
 
   gnssDropout(seconds: number): void {
@@ -164,7 +165,7 @@ export class TractorModel implements DeviceModel<'tractor'> {
     this.fuel = Math.max(0, this.fuel - ((3 + 11 * load) * dt) / 3600 / this.spec.fuelTankLitres * 100);
     if (this.fuel < LOW_FUEL && !this.lowFuelRaised) {
       this.lowFuelRaised = true;
-      this.events.push({ type: 'low_fuel', severity: 'warning', message: `fuel at ${this.fuel.toFixed(1)} %`, data: { fuel: Math.round(this.fuel * 10) / 10 } });
+      this.events.push({ type: 'low_fuel', severity: 'warning', message: `fuel at ${this.fuel.toFixed(1)} %`, data: { fuel: roundTo(this.fuel, 1) } });
     }
 
     // link to the supervisor (local 5G)
@@ -182,29 +183,17 @@ export class TractorModel implements DeviceModel<'tractor'> {
     }
     this.lastTruth = { xy: pos.xy, lonLat, heading: pos.heading, speed: this.v, implement, sections, phase: this.goingHome ? 'home' : pos.attrs.phase, mode: this.modeNow, fix: fix.fix };
 
-    const position =
-      fix.fix === 'none'
-        ? {}
-        : {
-            lat: fix.lat!,
-            lon: fix.lon!,
-            alt: fix.alt!,
-            hdop: fix.hdop!,
-            sats: fix.sats!,
-            speed: round(Math.max(0, this.v + (moving ? this.rng.normal(0, 0.02) : 0)), 2),
-            heading: round((pos.heading + (moving ? this.rng.normal(0, 0.3) : 0) + 360) % 360, 1) % 360,
-          };
     return {
       fix: fix.fix,
-      ...position,
+      ...positionFields(fix, { speed: this.v, heading: pos.heading }, this.rng, { speedSd: 0.02, headingSd: 0.3 }),
       mode: this.modeNow,
       rpm: Math.round(rpm),
-      fuel: round(this.fuel, 1),
+      fuel: roundTo(this.fuel, 1),
       implement,
       sections,
-      rate: working ? round(this.spec.targetRate * (1 + this.rng.normal(0, 0.015)), 1) : 0,
-      rssi: round(this.rssi + this.rng.normal(0, 1.5), 1),
-      rtt: round(rtt, 1),
+      rate: working ? roundTo(this.spec.targetRate * (1 + this.rng.normal(0, 0.015)), 1) : 0,
+      rssi: roundTo(this.rssi + this.rng.normal(0, 1.5), 1),
+      rtt: roundTo(rtt, 1),
     };
   }
 
@@ -280,9 +269,4 @@ export class TractorModel implements DeviceModel<'tractor'> {
       }
     }
   }
-}
-
-function round(v: number, digits: number): number {
-  const f = 10 ** digits;
-  return Math.round(v * f) / f;
 }

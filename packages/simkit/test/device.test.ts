@@ -1,0 +1,108 @@
+/**
+ * The device runtime against the real broker: commands are validated,
+ * expired ones refused, each id executed once, and completion acknowledged.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBroker, type HatakeBroker } from '@hatake/broker';
+import { commandAckTopic, commandTopic, exampleCommand, type Command, type CommandAck } from '@hatake/protocol';
+import { silentLogger } from '@hatake/runtime';
+import { EventQueue, Rng, SimDevice, type CommandOutcome, type DeviceModel, type SampleBody } from '@hatake/simkit';
+import { testDeployment, waitFor, type TestDeployment } from '@hatake/testkit';
+
+/** A sensor model that records the commands it is asked to carry out. */
+class RecordingModel implements DeviceModel<'sensor'> {
+  readonly kind = 'sensor' as const;
+  readonly periodMs = 50;
+  readonly executed: string[] = [];
+  private readonly events = new EventQueue();
+  private stepsSinceCommand = 0;
+  step(): SampleBody<'sensor'> {
+    this.stepsSinceCommand++;
+    return { fix: 'none', soilMoisture: 20 };
+  }
+  drainEvents() {
+    return this.events.drain();
+  }
+  gnssDropout(): void {}
+  command(cmd: Command): CommandOutcome {
+    this.executed.push(cmd.id);
+    this.stepsSinceCommand = 0;
+    return cmd.type === 'resume' ? { status: 'rejected', reason: 'nothing to resume' } : { status: 'accepted', done: () => this.stepsSinceCommand >= 3 };
+  }
+}
+
+let dep: TestDeployment;
+let broker: HatakeBroker;
+let gateway: MqttClient;
+let device: SimDevice<'sensor'>;
+let model: RecordingModel;
+const acks: CommandAck[] = [];
+
+beforeAll(async () => {
+  dep = await testDeployment();
+  broker = buildBroker(dep.config, { logger: silentLogger() });
+  const addr = await broker.start();
+  model = new RecordingModel();
+  device = new SimDevice({ id: 's1', kind: 'sensor', password: dep.secrets['s1']!, mqtt: { url: addr.mqtt.url }, model, rng: new Rng(1), logger: silentLogger() });
+  await device.start();
+  gateway = await mqtt.connectAsync(addr.mqtt.url, { username: 'gateway', password: dep.secrets['gateway'], clientId: 'gateway:test', protocolVersion: 4, reconnectPeriod: 0 });
+  gateway.on('message', (_t, p) => acks.push(JSON.parse(p.toString()) as CommandAck));
+  await gateway.subscribeAsync(commandAckTopic('sensor', 's1'), { qos: 1 });
+  await waitFor('device subscribed', () => (device.connected ? true : undefined));
+});
+
+afterAll(async () => {
+  await device.stop();
+  await gateway.endAsync();
+  await broker.stop();
+});
+
+const send = (cmd: unknown): Promise<unknown> => gateway.publishAsync(commandTopic('sensor', 's1'), JSON.stringify(cmd), { qos: 1 });
+const acksOf = (id: string): string[] => acks.filter((a) => a.id === id).map((a) => a.status + (a.reason ? `: ${a.reason}` : ''));
+
+describe('a simulated device receiving commands', () => {
+  it('accepts, then reports completion', async () => {
+    const now = Date.now();
+    await send(exampleCommand({ id: 'c-ok', issuedAt: now, expiresAt: now + 30_000 }));
+    await waitFor('completed', () => (acksOf('c-ok').length === 2 ? true : undefined));
+    expect(acksOf('c-ok')).toEqual(['accepted', 'completed']);
+  });
+
+  it('refuses an expired command without executing it', async () => {
+    const now = Date.now();
+    await send(exampleCommand({ id: 'c-old', issuedAt: now - 60_000, expiresAt: now - 30_000 }));
+    await waitFor('rejection', () => (acksOf('c-old').length === 1 ? true : undefined));
+    expect(acksOf('c-old')[0]).toMatch(/^rejected: expired \d+ s ago$/);
+    expect(model.executed).not.toContain('c-old');
+  });
+
+  it('executes a repeated id once', async () => {
+    const now = Date.now();
+    const cmd = exampleCommand({ id: 'c-dup', issuedAt: now, expiresAt: now + 30_000 });
+    await send(cmd);
+    await send(cmd);
+    await send(exampleCommand({ id: 'c-after', issuedAt: now, expiresAt: now + 30_000 }));
+    await waitFor('the marker command', () => (acksOf('c-after').length === 2 ? true : undefined));
+    expect(model.executed.filter((id) => id === 'c-dup')).toHaveLength(1);
+    expect(acksOf('c-dup')).toEqual(['accepted', 'completed']);
+  });
+
+  it('rejects an invalid command with the reason, and one the model refuses', async () => {
+    await send({ ...exampleCommand({ id: 'c-bad' }), type: 'self_destruct' });
+    const now = Date.now();
+    await send(exampleCommand({ id: 'c-no', type: 'resume', issuedAt: now, expiresAt: now + 30_000 }));
+    await waitFor('both answers', () => (acksOf('c-bad').length === 1 && acksOf('c-no').length === 1 ? true : undefined));
+    expect(acksOf('c-bad')[0]).toMatch(/^rejected: invalid command: \/type must be one of/);
+    expect(acksOf('c-no')).toEqual(['rejected: nothing to resume']);
+    expect(model.executed).not.toContain('c-bad');
+  });
+
+  it('ignores garbage without an id, and keeps working', async () => {
+    await gateway.publishAsync(commandTopic('sensor', 's1'), 'not json', { qos: 1 });
+    const now = Date.now();
+    await send(exampleCommand({ id: 'c-later', issuedAt: now, expiresAt: now + 30_000 }));
+    await waitFor('later command', () => (acksOf('c-later').length === 2 ? true : undefined));
+    expect(device.connected).toBe(true);
+  });
+});
