@@ -30,7 +30,8 @@ export async function runSimulatorCli(argv: readonly string[], factories: ModelF
   let values;
   try {
     values = parseArgs({
-      args: [...argv],
+      // `pnpm start -- --only x` passes the `--` through; it separates pnpm's options, not ours
+      args: argv[0] === '--' ? argv.slice(1) : [...argv],
       options: {
         config: { type: 'string' },
         secrets: { type: 'string' },

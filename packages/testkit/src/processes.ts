@@ -10,10 +10,10 @@ export interface RunResult {
   readonly stderr: string;
 }
 
-/** Runs a program to completion (or until `timeoutMs`, then SIGTERM) and collects its output. */
-export function run(command: string, args: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+/** Runs a program to completion (or until `timeoutMs`, then SIGTERM) and collects its output; `env` is added to this process's environment. */
+export function run(command: string, args: readonly string[], opts: { timeoutMs?: number; input?: string; env?: Readonly<Record<string, string>> } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -27,6 +27,8 @@ export function run(command: string, args: readonly string[], opts: { timeoutMs?
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });
+    // a program that exits without reading its input must not fail the test with EPIPE
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }
@@ -39,16 +41,24 @@ export function startProcess(
   opts: { timeoutMs?: number } = {},
 ): Promise<{ readonly output: () => string; stop(): Promise<RunResult> }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // its own process group, so stop() reaches grandchildren too (a shell's sleep, a server's workers)
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     let stdout = '';
     let stderr = '';
     let settled = false;
-    const closed = new Promise<RunResult>((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
+    const closed = new Promise<RunResult>((res) => child.on('exit', (code, signal) => res({ code, signal, stdout, stderr })));
+    const kill = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        // already gone
+      }
+    };
     const timer = setTimeout(() => {
       if (settled) return;
       settled = true;
-      child.kill('SIGKILL');
+      kill('SIGKILL');
       reject(new Error(`${command} did not become ready in time; output:\n${out}`));
     }, opts.timeoutMs ?? 15_000);
     const onData = (d: Buffer, which: 'out' | 'err'): void => {
@@ -61,7 +71,7 @@ export function startProcess(
         resolve({
           output: () => out,
           stop: async () => {
-            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            if (child.exitCode === null && child.signalCode === null) kill('SIGTERM');
             return closed;
           },
         });

@@ -84,12 +84,14 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
-main(process.argv.slice(2)).then(
+const args = process.argv.slice(2);
+main(args[0] === '--' ? args.slice(1) : args).then(
   (code) => {
     if (code !== 0) process.exit(code);
   },
   (err: unknown) => {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-    process.exit(1);
+    // a broken configuration is the user's to fix: usage-class exit code
+    process.exit(String((err as { code?: unknown }).code).startsWith('HATAKE_ERR_CONFIG') ? 2 : 1);
   },
 );
