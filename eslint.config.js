@@ -26,7 +26,8 @@ export default tseslint.config(
   {
     // process.env is read only where a process starts (main.ts), by the test harness, and in tests.
     files: ['packages/*/src/**/*.ts', 'services/*/src/**/*.ts', 'simulators/*/src/**/*.ts'],
-    ignores: ['**/src/main.ts'],
+    // testkit is test infrastructure: it hands the environment on to the programs tests spawn
+    ignores: ['**/src/main.ts', 'packages/testkit/**'],
     rules: {
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment in main.ts and pass it down (CONVENTIONS.md).' }],
     },
