@@ -6,6 +6,21 @@
  */
 import { createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 
+/** Typed errors of the auth package (`HATAKE_ERR_AUTH_*`), matched by `err.code`. */
+export const AUTH_ERRORS = {
+  HATAKE_ERR_AUTH_COST: 'a hash was asked for with a scrypt cost outside 2^10…2^22',
+} as const;
+
+/** An error with a stable `code`. */
+export class AuthError extends Error {
+  readonly code: keyof typeof AUTH_ERRORS;
+  constructor(code: keyof typeof AUTH_ERRORS, message: string) {
+    super(message);
+    this.name = 'AuthError';
+    this.code = code;
+  }
+}
+
 /** Shape of a stored hash; the config schema validates against it. */
 export const PHC_SCRYPT_PATTERN = '^\\$scrypt\\$ln=\\d{1,2},r=\\d{1,2},p=\\d{1,2}\\$[A-Za-z0-9+/]{16,}={0,2}\\$[A-Za-z0-9+/]{32,}={0,2}$';
 const PHC_RE = /^\$scrypt\$ln=(\d{1,2}),r=(\d{1,2}),p=(\d{1,2})\$([A-Za-z0-9+/]{16,}={0,2})\$([A-Za-z0-9+/]{32,}={0,2})$/;
@@ -34,7 +49,7 @@ function scryptAsync(secret: string, salt: Buffer, cost: ScryptCost, keylen: num
 
 /** Hashes a secret with a fresh random salt. */
 export async function hashSecret(secret: string, cost: ScryptCost = DEFAULT_SCRYPT_COST): Promise<string> {
-  if (cost.ln < 10 || cost.ln > 22) throw new RangeError('scrypt ln must be within 10..22');
+  if (cost.ln < 10 || cost.ln > 22) throw new AuthError('HATAKE_ERR_AUTH_COST', `scrypt ln must be within 10..22 (got ${cost.ln})`);
   const salt = randomBytes(16);
   const key = await scryptAsync(secret, salt, cost, KEY_LENGTH);
   return `$scrypt$ln=${cost.ln},r=${cost.r},p=${cost.p}$${salt.toString('base64').replace(/=+$/, '')}$${key.toString('base64').replace(/=+$/, '')}`;

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { DEFAULT_SCRYPT_COST, generateSecret, hashSecret, type ScryptCost } from '@hatake/auth';
 import { emptyCredentials, readCredentials, type CredentialsFile } from './credentials.ts';
 import { ConfigError } from './errors.ts';
-import type { Config } from './load.ts';
+import { jsonErrorWithoutContent, type Config } from './load.ts';
 
 export const CREDENTIALS_FILE = 'credentials.json';
 export const DEMO_SECRETS_FILE = 'demo-secrets.json';
@@ -44,7 +44,7 @@ async function readJson(path: string): Promise<unknown> {
     return JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ConfigError('HATAKE_ERR_CONFIG_INVALID', [{ path, message: `cannot read: ${(err as Error).message}` }]);
+    throw new ConfigError('HATAKE_ERR_CONFIG_INVALID', [{ path, message: `cannot read: ${err instanceof SyntaxError ? jsonErrorWithoutContent(err) : String((err as NodeJS.ErrnoException).code ?? 'error')}` }]);
   }
 }
 

@@ -132,7 +132,7 @@ export async function buildConfig(input: unknown, opts: BuildOptions): Promise<C
   const dir = opts.baseDir;
 
   const farms: FarmDef[] = [];
-  for (const [i, farm] of arrayOf(cfg.farms).entries()) {
+  for (const [i, farm] of entriesOf(cfg.farms)) {
     if (!isRecord(farm) || typeof farm.id !== 'string') continue;
     let collection: unknown;
     const where = `/farms/${i}`;
@@ -164,7 +164,7 @@ export async function buildConfig(input: unknown, opts: BuildOptions): Promise<C
   if (opts.credentials) credentials = mergeCredentials(credentials, opts.credentials);
 
   const devices = resolveDevices(cfg, farms, roads, credentials, issues);
-  const users = arrayOf(cfg.users).map((u, i) => {
+  const users = entriesOf(cfg.users).map(([i, u]) => {
     const passwordHash = u.passwordHash ?? credentials.users[u.username];
     for (const [j, f] of (Array.isArray(u.farms) ? u.farms : []).entries()) {
       if (f !== '*' && !farms.some((farm) => farm.id === f)) issues.push({ path: `/users/${i}/farms/${j}`, message: `unknown farm ${JSON.stringify(f)}` });
@@ -214,8 +214,13 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function arrayOf<T>(v: readonly T[] | undefined): readonly T[] {
-  return Array.isArray(v) ? v.filter((x: T) => isRecord(x)) : [];
+/** The well-formed (object) items of a list with their original index, so issue paths point at the right entry. */
+function entriesOf<T>(v: readonly T[] | undefined): [number, T][] {
+  return Array.isArray(v) ? v.flatMap((x: T, i) => (isRecord(x) ? [[i, x] as [number, T]] : [])) : [];
+}
+
+function arrayOf<T>(v: readonly T[] | undefined): T[] {
+  return entriesOf(v).map(([, x]) => x);
 }
 
 /** Reads YAML or JSON; problems become issues. */
@@ -232,10 +237,19 @@ async function readStructured(path: string, where: string, issues: ConfigIssue[]
   try {
     return extname(path).toLowerCase() === '.json' || extname(path).toLowerCase() === '.geojson' ? JSON.parse(text) : parseYaml(text, { prettyErrors: true });
   } catch (err) {
-    const detail = err instanceof YAMLParseError ? `${err.code} at line ${err.linePos?.[0].line ?? '?'}, column ${err.linePos?.[0].col ?? '?'}` : (err as Error).message;
+    // never echo file content: a broken secrets file must not print part of a password
+    const detail = err instanceof YAMLParseError ? `${err.code} at line ${err.linePos?.[0].line ?? '?'}, column ${err.linePos?.[0].col ?? '?'}` : jsonErrorWithoutContent(err);
     issues.push({ path: where, message: `cannot parse ${path}: ${detail}` });
     return undefined;
   }
+}
+
+/** A JSON.parse error without the excerpt of the input V8 puts in its message. */
+export function jsonErrorWithoutContent(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const position = /position (\d+)/.exec(message)?.[1];
+  const kind = /^(Unexpected (?:token|end of JSON input|non-whitespace character)|Expected [^,"]+|Bad control character|Unterminated string)/.exec(message)?.[1] ?? 'invalid JSON';
+  return position !== undefined ? `${kind.replace(/ token$/, ' character')} at position ${position}` : kind;
 }
 
 function camelKey(segment: string): string {
@@ -369,7 +383,7 @@ function resolveDevices(cfg: RawConfig, farms: readonly FarmDef[], roads: readon
     return field;
   };
 
-  for (const [i, d] of arrayOf(cfg.devices).entries()) {
+  for (const [i, d] of entriesOf(cfg.devices)) {
     const where = `/devices/${i}`;
     if (typeof d.id !== 'string' || typeof d.kind !== 'string') continue;
     const field = placement(d, where);
@@ -392,7 +406,7 @@ function resolveDevices(cfg: RawConfig, farms: readonly FarmDef[], roads: readon
       ...(passwordHash !== undefined ? { passwordHash } : {}),
     });
   }
-  for (const [i, g] of arrayOf(cfg.deviceGroups).entries()) {
+  for (const [i, g] of entriesOf(cfg.deviceGroups)) {
     const where = `/deviceGroups/${i}`;
     if (typeof g.prefix !== 'string' || typeof g.kind !== 'string' || !Number.isInteger(g.count)) continue;
     const field = placement(g, where);

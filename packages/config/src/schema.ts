@@ -44,7 +44,7 @@ export const BrokerSettings = Type.Object(
     }),
     authFailures: Type.Object(
       {
-        maxAttempts: Type.Integer({ minimum: 1, default: 10, description: 'failed logins from one address within the window before it is blocked' }),
+        maxAttempts: Type.Integer({ minimum: 1, default: 10, description: 'failed logins of one account from one address within the window before that pair is blocked (an address alone: 10 times as many)' }),
         windowSeconds: Type.Integer({ minimum: 1, default: 60 }),
         blockSeconds: Type.Integer({ minimum: 1, default: 60 }),
       },

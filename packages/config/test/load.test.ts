@@ -211,6 +211,21 @@ describe('a broken configuration reports all of its errors at once', () => {
 });
 
 describe('credentials file', () => {
+  it('a broken file is reported without echoing its content', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hatake-config-'));
+    await writeFile(join(dir, 'creds.json'), '{"version":1,"users":{"u1": hunter2-plaintext}}');
+    const issues = await issuesOf(buildConfig({ credentialsFile: 'creds.json' }, { baseDir: dir }));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.message).toMatch(/^cannot parse .*creds\.json: Unexpected token$/);
+    expect(JSON.stringify(issues)).not.toContain('hunter2');
+  });
+
+  it('issue paths name the right entry even after a malformed one', async () => {
+    const issues = await issuesOf(buildConfig({ devices: ['not an object', { id: 't9', kind: 'tractor', name: 'T9', farm: 'nowhere', field: 'x' }] }, { baseDir: '/tmp', requireCredentials: false }));
+    expect(issues.map((i) => i.path)).toContain('/devices/1/farm');
+    expect(issues.map((i) => i.path)).toContain('/devices/0');
+  });
+
   it('supplies hashes by principal and refuses anything that is not a hash', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hatake-config-'));
     const hash = await hashSecret('pw', TEST_SCRYPT_COST);

@@ -247,11 +247,14 @@ function telemetryRules(kind: DeviceKind, obj: Record<string, unknown>, out: Rea
     return;
   }
   if (samples.length > limits.maxBatchSamples) {
+    // refused whole: no need to look at every sample of an oversized batch
     out.push({ code: 'range', path: '/samples', message: `has ${samples.length} samples; at most ${limits.maxBatchSamples} per message` });
+    return;
   }
   let prevSeq: number | undefined;
   let prevT: number | undefined;
   samples.forEach((s, i) => {
+    if (out.length > MAX_REASONS) return; // enough to report; the rest is summarised
     sampleRules(kind, s, `/samples/${i}`, out, opts, limits);
     if (!isRecord(s)) return;
     const seq = s['seq'];

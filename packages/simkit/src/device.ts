@@ -81,6 +81,9 @@ export interface SimDeviceStats {
 
 type Body = Record<string, unknown>;
 
+/** CONNACK codes of a refused login: MQTT 3.1.1 (2 id, 4 credentials, 5 not authorized) and MQTT 5 (133, 134, 135). */
+const REFUSAL_CODES = new Set([2, 4, 5, 133, 134, 135]);
+
 /** All counters at zero. */
 export function emptyStats(): SimDeviceStats {
   return { samples: 0, messages: 0, events: 0, acks: 0, droppedOffline: 0, malformedSent: 0, oversizedSent: 0, linkDrops: 0, refusedConnects: 0, connects: 0, publishErrors: 0 };
@@ -173,17 +176,20 @@ export class SimDevice<K extends DeviceKind> {
         const left = this.linkDownUntil - this.now;
         if (left <= 0 && this.client) this.client.options.reconnectPeriod = this.opts.mqtt.reconnectMs ?? 1000;
       });
+      // the first answer may also be no answer: the broker is not there (yet); mqtt.js keeps retrying
+      client.once('offline', () => resolve());
       client.on('error', (err: Error & { code?: number }) => {
-        if (err.code === 4 || err.code === 5 || err.code === 2) {
+        if (typeof err.code === 'number' && REFUSAL_CODES.has(err.code)) {
           this.stats.refusedConnects++;
           this.refusals++;
           resolve();
           this.log.warn({ reason: err.message, attempt: this.refusals }, 'broker refused the connection');
-          // firmware retries with back-off; mqtt.js does not reconnect after a refusal
-          const backoff = Math.min(60_000, 1000 * 2 ** Math.min(this.refusals, 6));
+          // firmware retries with back-off (1, 2, 4 … 60 s); mqtt.js does not reconnect after a refusal
+          const backoff = Math.min(60_000, 1000 * 2 ** Math.min(this.refusals - 1, 6));
           clearTimeout(this.retryTimer);
           if (!this.stopping) this.retryTimer = setTimeout(() => !this.stopping && client.reconnect(), backoff);
         } else {
+          resolve();
           this.log.debug({ err: { message: err.message } }, 'mqtt error');
         }
       });
@@ -340,7 +346,10 @@ export class SimDevice<K extends DeviceKind> {
     const body: DeviceEvent = { v: SCHEMA_VERSION, t, seq: Math.max(0, this.seq - 1), ...e, ...(e.data ? { data: { ...e.data } } : {}) };
     if (!this.connected) {
       this.eventBacklog.push(body);
-      if (this.eventBacklog.length > 1000) this.eventBacklog.shift();
+      if (this.eventBacklog.length > 1000) {
+        this.eventBacklog.shift();
+        this.stats.droppedOffline++;
+      }
       return;
     }
     this.stats.events++;
@@ -402,7 +411,9 @@ export class SimDevice<K extends DeviceKind> {
     if (!client) return;
     if (client.connected) {
       this.flushBacklog();
-      await Promise.race([this.sendState('shutdown'), new Promise((r) => setTimeout(r, 2000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.sendState('shutdown'), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
     }
     await client.endAsync(!client.connected);
   }

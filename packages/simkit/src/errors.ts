@@ -8,6 +8,8 @@ export const SIM_ERRORS = {
   HATAKE_ERR_SIM_NO_MODEL: 'the runner has no model for a selected device kind',
   HATAKE_ERR_SIM_COVERAGE: 'a field is too small for the tractor\'s implement and headland',
   HATAKE_ERR_SIM_ROUTE: 'a plow route names a road the network does not have',
+  HATAKE_ERR_SIM_PATH: 'a path to drive has no length',
+  HATAKE_ERR_SIM_DEVICE_CONFIG: 'a configured device lacks what its simulator needs (a field, a route, a location)',
 } as const;
 export type SimErrorCode = keyof typeof SIM_ERRORS;
 

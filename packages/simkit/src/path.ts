@@ -4,6 +4,7 @@
  * in time for what comes next (one backward pass over the vertices, then
  * O(1) per step).
  */
+import { SimError } from './errors.ts';
 import { dist, headingOf, type XY } from './frame.ts';
 
 export interface Leg<A> {
@@ -50,17 +51,21 @@ export class Path<A> {
 
   constructor(legs: readonly Leg<A>[], limits: DriveLimits) {
     let s = 0;
+    let last: XY | undefined;
     legs.forEach((leg, li) => {
-      for (let i = 1; i < leg.points.length; i++) {
-        const a = leg.points[i - 1]!;
-        const b = leg.points[i]!;
+      // a leg that does not start where the previous one ended is joined to it: vehicles do not jump
+      const points = last && leg.points.length > 0 && dist(last, leg.points[0]!) > 1e-3 ? [last, ...leg.points] : leg.points;
+      if (points.length > 0) last = points[points.length - 1];
+      for (let i = 1; i < points.length; i++) {
+        const a = points[i - 1]!;
+        const b = points[i]!;
         const length = dist(a, b);
         if (length < 1e-6) continue;
         this.segments.push({ a, b, start: s, length, heading: headingOf(a, b), speed: leg.speed, leg: li, attrs: leg.attrs });
         s += length;
       }
     });
-    if (this.segments.length === 0) throw new RangeError('a path needs at least one segment of non-zero length');
+    if (this.segments.length === 0) throw new SimError('HATAKE_ERR_SIM_PATH', 'a path needs at least one segment of non-zero length');
     this.length = s;
     const n = this.segments.length;
     this.endCap = new Array<number>(n).fill(0);

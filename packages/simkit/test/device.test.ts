@@ -106,3 +106,14 @@ describe('a simulated device receiving commands', () => {
     expect(device.connected).toBe(true);
   });
 });
+
+describe('a simulated device without a broker', () => {
+  it('starts anyway, keeps sampling into its backlog, and stops cleanly', async () => {
+    const lonely = new SimDevice({ id: 's2', kind: 'sensor', password: 'x', mqtt: { url: 'mqtt://127.0.0.1:1', reconnectMs: 60_000 }, model: new RecordingModel(), rng: new Rng(2), logger: silentLogger() });
+    await lonely.start();
+    expect(lonely.connected).toBe(false);
+    await waitFor('a few samples', () => (lonely.stats.samples >= 3 ? true : undefined));
+    expect(lonely.stats.messages).toBe(0);
+    await lonely.stop();
+  });
+});

@@ -102,7 +102,19 @@ describe('Path', () => {
   });
 
   it('refuses an empty path', () => {
-    expect(() => new Path([{ points: [[0, 0], [0, 0]], speed: 1, attrs: 0 }], limits)).toThrow(RangeError);
+    expect(() => new Path([{ points: [[0, 0], [0, 0]], speed: 1, attrs: 0 }], limits)).toThrowError(expect.objectContaining({ code: 'HATAKE_ERR_SIM_PATH' }));
+  });
+
+  it('joins legs that do not meet instead of jumping', () => {
+    const p = new Path(
+      [
+        { points: [[0, 0], [10, 0]], speed: 5, attrs: 'a' },
+        { points: [[10, 20], [20, 20]], speed: 5, attrs: 'b' },
+      ],
+      limits,
+    );
+    expect(p.length).toBe(40);
+    expect(p.at(20)).toMatchObject({ xy: [10, 10], attrs: 'b' });
   });
 
   it('accelerates and brakes within limits', () => {

@@ -12,15 +12,17 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import { SecretVerifier, hashSecret, verifySecret } from '@hatake/auth';
 import type { Config } from '@hatake/config';
-import { clientIdAllowed, parseTopic } from '@hatake/protocol';
+import { parseTopic } from '@hatake/protocol';
 import { buildOpsServer, type Logger, type OpsServer } from '@hatake/runtime';
-import { publishRefusal, subscribeRefusal, willRefusal, type AclRefusal, type Principal } from './acl.ts';
+import { publishRefusal, subscribeRefusal, type AclRefusal, type Principal } from './acl.ts';
+import { Authenticator, type ConnectRefusal } from './authenticator.ts';
 import { BrokerError } from './errors.ts';
 import { GuardedConnection } from './packet-guard.ts';
-import { FailureTracker, TokenBucket } from './throttle.ts';
+import { TokenBucket } from './throttle.ts';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.ts';
+
+export type { ConnectRefusal } from './authenticator.ts';
 
 export interface BrokerDeps {
   readonly logger: Logger;
@@ -47,22 +49,18 @@ export interface HatakeBroker {
   readonly aedes: Aedes | undefined;
 }
 
-/** Refusal reasons at CONNECT (a metrics label). */
-export type ConnectRefusal = 'no_credentials' | 'unknown_user' | 'bad_credentials' | 'client_id_not_allowed' | 'blocked' | AclRefusal;
+/** Largest packet read before a client has authenticated: a CONNECT with its will fits easily. */
+export const PRE_AUTH_MAX_PACKET_BYTES = 64 * 1024;
 
-interface Account {
-  readonly principal: Principal;
-  readonly hash: string | undefined;
+/** Subscriptions the embedded broker refuses beyond the rights (a metrics label). */
+type SubscribeRefusal = AclRefusal | 'shared_subscriptions_unsupported';
+
+interface Connecting {
+  readonly will: ConnectPacket['will'];
+  readonly clean: boolean;
 }
 
-function accountsOf(config: Config): Map<string, Account> {
-  const accounts = new Map<string, Account>();
-  for (const d of config.devices) accounts.set(d.id, { principal: { type: 'device', name: d.id, kind: d.kind }, hash: d.passwordHash });
-  for (const s of config.services) accounts.set(s.username, { principal: { type: 'service', name: s.username, role: s.role }, hash: s.passwordHash });
-  return accounts;
-}
-
-function authError(message: string, returnCode: 2 | 4 | 5): AuthenticateError {
+function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as unknown as AuthenticateError;
 }
 
@@ -71,18 +69,12 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
   const log = deps.logger.child({ component: 'broker' });
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createBrokerMetrics();
-  const accounts = accountsOf(config);
-  const verifier = new SecretVerifier();
-  const failures = new FailureTracker({
-    maxAttempts: config.broker.authFailures.maxAttempts,
-    windowMs: config.broker.authFailures.windowSeconds * 1000,
-    blockMs: config.broker.authFailures.blockSeconds * 1000,
-  });
+  const auth = new Authenticator(config);
   const principals = new WeakMap<Client, Principal>();
-  const wills = new WeakMap<Client, ConnectPacket['will']>();
+  const connecting = new WeakMap<Client, Connecting>();
   const buckets = new WeakMap<Client, TokenBucket>();
+  const throttleTimers = new Set<NodeJS.Timeout>();
   const addressOf = (client: Client): string => (client.conn as Partial<GuardedConnection>).remoteAddress ?? 'unknown';
-  let dummyHash: Promise<string> | undefined;
 
   let aedes: Aedes | undefined;
   let tcp: NetServer | undefined;
@@ -91,53 +83,33 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
   let ops: OpsServer | undefined;
   const sockets = new Set<Duplex>();
 
-  const refuseConnect = (client: Client, username: string | undefined, reason: ConnectRefusal, code: 2 | 4 | 5, done: (e: AuthenticateError | null, ok: boolean | null) => void): void => {
-    metrics.connections.inc({ result: 'refused', reason });
-    log.warn({ clientId: client.id, username, remote: addressOf(client), reason }, 'connection refused');
-    done(authError(reason, code), false);
-  };
-
   const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (e: AuthenticateError | null, ok: boolean | null) => void): void => {
+    const c = connecting.get(client);
     const remote = addressOf(client);
-    if (!username || !password) {
-      refuseConnect(client, username, 'no_credentials', 4, done);
-      return;
+    auth
+      .authenticate({ remote, clientId: client.id, username, password, clean: c?.clean ?? true, will: c?.will ?? undefined }, now())
+      .then(
+        (outcome) => {
+          if (!outcome.ok) {
+            refuse(outcome.reason, outcome.code);
+            return;
+          }
+          principals.set(client, outcome.principal);
+          if (outcome.principal.type === 'device') buckets.set(client, new TokenBucket(config.limits.devicePublishRate, config.limits.devicePublishBurst, now()));
+          (client.conn as Partial<GuardedConnection>).authenticated?.();
+          metrics.connections.inc({ result: 'accepted', reason: '' });
+          done(null, true);
+        },
+        (err: unknown) => {
+          log.error({ err, username }, 'credential check failed');
+          refuse('bad_credentials', 4);
+        },
+      );
+    function refuse(reason: ConnectRefusal, code: number): void {
+      metrics.connections.inc({ result: 'refused', reason });
+      log.warn({ clientId: client.id, username, remote, reason }, 'connection refused');
+      done(authError(reason, code), false);
     }
-    const key = `${remote}|${username}`;
-    if (failures.blocked(key, now())) {
-      refuseConnect(client, username, 'blocked', 5, done);
-      return;
-    }
-    const account = accounts.get(username);
-    const secret = password.toString('utf8');
-    const check = account?.hash !== undefined ? verifier.verify(secret, account.hash) : (dummyHash ??= hashSecret('unused')).then((h) => verifySecret(secret, h)).then(() => false);
-    check.then(
-      (ok) => {
-        if (!ok || !account) {
-          if (failures.fail(key, now())) log.warn({ username, remote, blockSeconds: config.broker.authFailures.blockSeconds }, 'too many failed logins: blocking');
-          refuseConnect(client, username, account ? 'bad_credentials' : 'unknown_user', 4, done);
-          return;
-        }
-        if (!clientIdAllowed(username, client.id)) {
-          refuseConnect(client, username, 'client_id_not_allowed', 2, done);
-          return;
-        }
-        const willProblem = willRefusal(account.principal, wills.get(client) ?? undefined);
-        if (willProblem) {
-          refuseConnect(client, username, willProblem, 5, done);
-          return;
-        }
-        failures.succeed(key);
-        principals.set(client, account.principal);
-        if (account.principal.type === 'device') buckets.set(client, new TokenBucket(config.limits.devicePublishRate, config.limits.devicePublishBurst, now()));
-        metrics.connections.inc({ result: 'accepted', reason: '' });
-        done(null, true);
-      },
-      (err: unknown) => {
-        log.error({ err, username }, 'credential check failed');
-        refuseConnect(client, username, 'bad_credentials', 4, done);
-      },
-    );
   };
 
   const authorizePublish = (client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void => {
@@ -159,7 +131,9 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
       metrics.bytes.inc(packet.payload.length);
       done(null);
     };
-    const bucket = buckets.get(client);
+    // the last will is the device's own word that it is gone: never throttled, never refused for rate
+    const isWill = packet === (connecting.get(client)?.will as unknown);
+    const bucket = isWill ? undefined : buckets.get(client);
     const wait = bucket ? bucket.take(now()) : 0;
     if (wait === 0) {
       accept();
@@ -173,12 +147,18 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
       return;
     }
     metrics.throttled.inc();
-    setTimeout(accept, wait);
+    const timer = setTimeout(() => {
+      throttleTimers.delete(timer);
+      accept();
+    }, wait);
+    throttleTimers.add(timer);
   };
 
   const authorizeSubscribe = (client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void => {
     const principal = principals.get(client);
-    const reason = principal ? subscribeRefusal(principal, sub.topic, sub.qos) : 'not_granted';
+    let reason: SubscribeRefusal | undefined = principal ? subscribeRefusal(principal, sub.topic, sub.qos) : 'not_granted';
+    // aedes 1.2 would grant a $share filter and then deliver nothing to it
+    if (!reason && sub.topic.startsWith('$share/')) reason = 'shared_subscriptions_unsupported';
     if (reason) {
       metrics.subscribeRefused.inc({ reason });
       log.warn({ clientId: client.id, filter: sub.topic.slice(0, 256), reason }, 'subscription refused');
@@ -192,6 +172,7 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
     if (!aedes) throw new BrokerError('HATAKE_ERR_BROKER_NOT_STARTED', 'broker not started');
     const guarded = new GuardedConnection(stream, {
       maxPacketBytes: config.broker.maxPacketBytes,
+      preAuthMaxPacketBytes: PRE_AUTH_MAX_PACKET_BYTES,
       remoteAddress,
       onViolation: (err) => {
         const reason = (err as { code?: string }).code === 'HATAKE_ERR_BROKER_PACKET_TOO_LARGE' ? 'packet_too_large' : 'malformed_packet';
@@ -204,11 +185,13 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
     aedes.handle(guarded);
   };
 
-  const listenNet = (server: NetServer | HttpServer, host: string, port: number): Promise<AddressInfo> =>
+  const listenOn = (server: NetServer | HttpServer, host: string, port: number, what: string): Promise<AddressInfo> =>
     new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
         server.off('error', reject);
+        // a listener error later (out of file descriptors, say) is logged, never thrown
+        server.on('error', (err) => log.error({ err, listener: what }, 'listener error'));
         resolve(server.address() as AddressInfo);
       });
     });
@@ -229,9 +212,10 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
     },
     handle,
     async start() {
+      await auth.prepare();
       aedes = await Aedes.createBroker({
         preConnect: (client, packet, cb) => {
-          wills.set(client, packet.will);
+          connecting.set(client, { will: packet.will, clean: packet.clean !== false });
           cb(null, true);
         },
         authenticate,
@@ -249,31 +233,38 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
         if (p) metrics.clients.dec({ type: p.type });
         log.info({ clientId: client.id }, 'client disconnected');
       });
-      aedes.on('clientError', (client, err) => {
-        log.debug({ clientId: client.id, err: { message: err.message } }, 'client error');
-      });
-      aedes.on('connectionError', (client, err) => {
-        log.debug({ clientId: client.id, err: { message: err.message } }, 'connection error');
-      });
+      aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: { message: err.message } }, 'client error'));
+      aedes.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: { message: err.message } }, 'connection error'));
       aedes.on('keepaliveTimeout', (client) => {
         metrics.connectionErrors.inc({ reason: 'keepalive_timeout' });
         log.info({ clientId: client.id }, 'keepalive timeout');
       });
 
       tcp = createNetServer((socket: Socket) => handle(socket, socket.remoteAddress ?? 'unknown'));
-      const tcpAddr = await listenNet(tcp, config.broker.mqtt.host, config.broker.mqtt.port);
+      const tcpAddr = await listenOn(tcp, config.broker.mqtt.host, config.broker.mqtt.port, 'mqtt');
       let wsAddr: AddressInfo | undefined;
       if (config.broker.ws.enabled) {
-        http = createHttpServer((_req, res) => {
+        const path = config.broker.ws.path;
+        const server = createHttpServer((_req, res) => {
           res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with the "mqtt" subprotocol\n');
         });
-        wss = new WebSocketServer({ server: http, path: config.broker.ws.path, maxPayload: config.broker.maxPacketBytes + 16 });
-        wss.on('connection', (ws, req: IncomingMessage) => {
-          const stream = createWebSocketStream(ws);
-          stream.on('error', () => undefined); // surfaced through the guarded connection
-          handle(stream, req.socket.remoteAddress ?? 'unknown');
+        http = server;
+        const ws = new WebSocketServer({ noServer: true, maxPayload: config.broker.maxPacketBytes + 16 });
+        wss = ws;
+        ws.on('error', (err) => log.error({ err }, 'websocket server error'));
+        server.on('upgrade', (req: IncomingMessage, socket, head) => {
+          socket.on('error', () => undefined);
+          if (new URL(req.url ?? '/', 'http://x').pathname !== path) {
+            socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+            return;
+          }
+          ws.handleUpgrade(req, socket, head, (conn) => {
+            const stream = createWebSocketStream(conn);
+            stream.on('error', () => undefined); // surfaced through the guarded connection
+            handle(stream, req.socket.remoteAddress ?? 'unknown');
+          });
         });
-        wsAddr = await listenNet(http, config.broker.ws.host, config.broker.ws.port);
+        wsAddr = await listenOn(server, config.broker.ws.host, config.broker.ws.port, 'mqtt-ws');
       }
       ops = buildOpsServer({
         host: config.broker.http.host,
@@ -292,6 +283,8 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
       return addresses;
     },
     async stop() {
+      for (const t of throttleTimers) clearTimeout(t);
+      throttleTimers.clear();
       const closing = [closeServer(tcp), closeServer(http)];
       wss?.close();
       if (aedes) {

@@ -1,5 +1,6 @@
 export * from './broker.ts';
 export * from './acl.ts';
+export * from './authenticator.ts';
 export * from './metrics.ts';
 export * from './packet-guard.ts';
 export * from './throttle.ts';

@@ -32,7 +32,8 @@ export class FrameScanner {
   private multiplier = 1;
   private lengthBytes = 0;
   private remaining = 0;
-  private readonly limit: number;
+  /** Largest packet allowed from now on (raised once the client has authenticated). */
+  limit: number;
 
   constructor(limit: number) {
     this.limit = limit;
@@ -73,18 +74,24 @@ export class FrameScanner {
   }
 }
 
-/** Wraps `inner` (a TCP socket or a WebSocket stream) with a {@link FrameScanner}. */
+/**
+ * Wraps `inner` (a TCP socket or a WebSocket stream) with a {@link FrameScanner}.
+ * Until the client has authenticated, packets are held to `preAuthMaxPacketBytes`
+ * (a CONNECT is small), so an anonymous socket cannot make the broker buffer megabytes.
+ */
 export class GuardedConnection extends Duplex {
   readonly remoteAddress: string;
   private readonly inner: Duplex;
   private readonly scanner: FrameScanner;
+  private readonly maxPacketBytes: number;
   private readonly onViolation: (err: Error) => void;
 
-  constructor(inner: Duplex, opts: { maxPacketBytes: number; remoteAddress: string; onViolation: (err: Error) => void }) {
+  constructor(inner: Duplex, opts: { maxPacketBytes: number; preAuthMaxPacketBytes: number; remoteAddress: string; onViolation: (err: Error) => void }) {
     super({ allowHalfOpen: false });
     this.inner = inner;
     this.remoteAddress = opts.remoteAddress;
-    this.scanner = new FrameScanner(opts.maxPacketBytes);
+    this.maxPacketBytes = opts.maxPacketBytes;
+    this.scanner = new FrameScanner(Math.min(opts.preAuthMaxPacketBytes, opts.maxPacketBytes));
     this.onViolation = opts.onViolation;
     inner.on('data', (chunk: Buffer) => {
       const err = this.scanner.feed(chunk);
@@ -99,6 +106,11 @@ export class GuardedConnection extends Duplex {
     inner.on('error', (err) => this.destroy(err));
     inner.on('close', () => this.destroy());
     inner.pause();
+  }
+
+  /** The client has authenticated: allow packets up to the full limit. */
+  authenticated(): void {
+    this.scanner.limit = this.maxPacketBytes;
   }
 
   override _read(): void {

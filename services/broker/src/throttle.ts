@@ -33,10 +33,10 @@ export class TokenBucket {
 }
 
 /**
- * Failed logins per (address, username): after `maxAttempts` within
- * `windowMs`, that pair is blocked for `blockMs`. Keyed by the pair, not the
- * address alone, so one misconfigured device behind a shared address (a farm
- * router, the simulator fleet) does not lock out its neighbours.
+ * Failed logins per key — (address, account) pairs and whole addresses. An
+ * attempt counts as a failure from the moment it starts (`begin`) and is
+ * given back if it succeeds (`release`), so a burst of simultaneous attempts
+ * cannot slip past the limit while their passwords are being checked.
  */
 export class FailureTracker {
   private readonly entries = new Map<string, { count: number; since: number; blockedUntil: number }>();
@@ -46,16 +46,16 @@ export class FailureTracker {
     this.opts = { maxEntries: 10_000, ...opts };
   }
 
-  /** True while the pair is blocked. */
+  /** True while the key is blocked. */
   blocked(key: string, now: number): boolean {
     const e = this.entries.get(key);
     return e !== undefined && e.blockedUntil > now;
   }
 
-  /** Records a failure; returns true when it starts a block. */
-  fail(key: string, now: number): boolean {
+  /** Counts an attempt as failed until released; returns true when it starts a block. */
+  begin(key: string, now: number): boolean {
     let e = this.entries.get(key);
-    if (!e || now - e.since > this.opts.windowMs) {
+    if (!e || (now - e.since > this.opts.windowMs && e.blockedUntil <= now)) {
       if (this.entries.size >= this.opts.maxEntries) {
         const oldest = this.entries.keys().next().value;
         if (oldest !== undefined) this.entries.delete(oldest);
@@ -72,8 +72,43 @@ export class FailureTracker {
     return false;
   }
 
-  /** Forgets a pair after a successful login. */
-  succeed(key: string): void {
-    this.entries.delete(key);
+  /** Gives back an attempt that succeeded (lifting a block it alone caused). */
+  release(key: string): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    e.count = Math.max(0, e.count - 1);
+    if (e.count < this.opts.maxAttempts) e.blockedUntil = 0;
+    if (e.count === 0) this.entries.delete(key);
+  }
+}
+
+/** Runs at most `limit` tasks at once; up to `maxQueued` wait, more are refused. */
+export class Limiter {
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+  private readonly limit: number;
+  private readonly maxQueued: number;
+
+  constructor(limit: number, maxQueued: number) {
+    this.limit = limit;
+    this.maxQueued = maxQueued;
+  }
+
+  /** Runs `task` when a slot is free; undefined when the queue is full. */
+  run<T>(task: () => Promise<T>): Promise<T> | undefined {
+    if (this.running >= this.limit && this.queue.length >= this.maxQueued) return undefined;
+    return new Promise<T>((resolve, reject) => {
+      const start = (): void => {
+        this.running++;
+        task()
+          .then(resolve, reject)
+          .finally(() => {
+            this.running--;
+            this.queue.shift()?.();
+          });
+      };
+      if (this.running < this.limit) start();
+      else this.queue.push(start);
+    });
   }
 }

@@ -207,20 +207,23 @@ describe('a device', () => {
 });
 
 describe('service accounts have their rights and nothing more', () => {
-  it('ingest: reads device channels (also shared), writes only its dead-letter topic', async () => {
+  it('ingest: reads device channels, writes only its dead-letter topic', async () => {
     const ingest = await connect('ingest', { clientId: 'ingest:rights' });
     const outcomes = await subscribeOutcomes(ingest, [
       'hatake/v1/+/+/telemetry',
       'hatake/v1/tractor/+/state',
       'hatake/v1/+/+/event',
       'hatake/v1/+/+/cmd/ack',
-      '$share/ingest/hatake/v1/+/+/telemetry',
       HEARTBEAT_TOPIC,
       'hatake/v1/#',
       'hatake/v1/deadletter/+',
       '$share/bad group/x',
     ]);
-    expect(outcomes).toEqual(['granted', 'granted', 'granted', 'granted', 'granted', 'denied', 'denied', 'denied', 'denied']);
+    expect(outcomes).toEqual(['granted', 'granted', 'granted', 'granted', 'denied', 'denied', 'denied', 'denied']);
+    // the embedded broker (aedes) cannot deliver shared subscriptions: refused rather than silently empty
+    const before = await metric('hatake_broker_subscribe_refused_total', { reason: 'shared_subscriptions_unsupported' });
+    expect(await subscribeOutcomes(ingest, ['$share/ingest/hatake/v1/+/+/telemetry'])).toEqual(['denied']);
+    expect(await metric('hatake_broker_subscribe_refused_total', { reason: 'shared_subscriptions_unsupported' })).toBe(before + 1);
     expect(await publishOutcome(ingest, deadLetterTopic('ingest'), '{"v":1}')).toBe('delivered');
     expect(await publishOutcome(ingest, deadLetterTopic('gateway'), '{"v":1}')).toBe('disconnected');
     const again = await connect('ingest', { clientId: 'ingest:rights2' });
@@ -250,6 +253,18 @@ describe('service accounts have their rights and nothing more', () => {
   it('a service password does not open a device account, nor the reverse', async () => {
     await expect(mqtt.connectAsync(addr.mqtt.url, options('t1', { password: dep.secrets['ingest'] }))).rejects.toThrow(/Bad username or password/);
     await expect(mqtt.connectAsync(addr.mqtt.url, options('ingest', { password: dep.secrets['t1'] }))).rejects.toThrow(/Bad username or password/);
+  });
+});
+
+describe('sessions', () => {
+  it('keeps persistent sessions to services with a bounded set of client ids', async () => {
+    const ok = await connect('ingest', { clean: false });
+    expect(ok.connected).toBe(true);
+    const instance = await connect('ingest', { clean: false, clientId: 'ingest:2' });
+    expect(instance.connected).toBe(true);
+    await expect(mqtt.connectAsync(addr.mqtt.url, options('ingest', { clean: false, clientId: 'ingest:random-abc' }))).rejects.toThrow(/Not authorized/);
+    await expect(mqtt.connectAsync(addr.mqtt.url, options('t1', { clean: false }))).rejects.toThrow(/Not authorized/);
+    expect(await metric('hatake_broker_connections_total', { result: 'refused', reason: 'persistent_session_not_allowed' })).toBeGreaterThanOrEqual(2);
   });
 });
 
@@ -288,6 +303,18 @@ describe('protection', () => {
     expect(got[0]!.payload.length).toBe(1024 * 1024);
     const before = await metric('hatake_broker_connection_errors_total', { reason: 'packet_too_large' });
     expect(await publishOutcome(s1, telemetryTopic('sensor', 's1'), 'x'.repeat(dep.config.broker.maxPacketBytes + 1))).toBe('disconnected');
+    expect(await metric('hatake_broker_connection_errors_total', { reason: 'packet_too_large' })).toBe(before + 1);
+  });
+
+  it('reads at most 64 KiB from a client that has not logged in', async () => {
+    const before = await metric('hatake_broker_connection_errors_total', { reason: 'packet_too_large' });
+    const sock = netConnect(addr.mqtt.port, '127.0.0.1');
+    await new Promise<void>((resolve) => sock.once('connect', () => resolve()));
+    const closed = new Promise<void>((resolve) => sock.once('close', () => resolve()));
+    sock.on('error', () => undefined);
+    // a CONNECT header announcing 100 KiB
+    sock.write(Buffer.from([0x10, 0x80, 0x94, 0x06]));
+    await closed;
     expect(await metric('hatake_broker_connection_errors_total', { reason: 'packet_too_large' })).toBe(before + 1);
   });
 

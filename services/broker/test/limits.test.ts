@@ -1,7 +1,7 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FailureTracker, FrameScanner, TokenBucket, buildBroker, type HatakeBroker } from '@hatake/broker';
-import { exampleSensorSample, telemetryTopic } from '@hatake/protocol';
+import { exampleSensorSample, exampleWill, stateTopic, telemetryTopic } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
 import { testDeployment, waitFor } from '@hatake/testkit';
 
@@ -34,18 +34,33 @@ describe('TokenBucket and FailureTracker', () => {
     expect(b.take(1000)).toBe(0); // 1 s later the bucket is full again
   });
 
-  it('blocks a pair after repeated failures, for a while, and only that pair', () => {
+  it('blocks a key after repeated failures, for a while, and only that key', () => {
     const f = new FailureTracker({ maxAttempts: 3, windowMs: 1000, blockMs: 5000 });
-    expect(f.fail('ip|a', 0)).toBe(false);
-    expect(f.fail('ip|a', 10)).toBe(false);
-    expect(f.fail('ip|a', 20)).toBe(true);
+    expect(f.begin('ip|a', 0)).toBe(false);
+    expect(f.begin('ip|a', 10)).toBe(false);
+    expect(f.begin('ip|a', 20)).toBe(true);
     expect(f.blocked('ip|a', 100)).toBe(true);
     expect(f.blocked('ip|b', 100)).toBe(false);
     expect(f.blocked('ip|a', 5021)).toBe(false);
     // failures spread wider than the window never block
     const g = new FailureTracker({ maxAttempts: 2, windowMs: 100, blockMs: 5000 });
-    g.fail('k', 0);
-    expect(g.fail('k', 500)).toBe(false);
+    g.begin('k', 0);
+    expect(g.begin('k', 500)).toBe(false);
+  });
+
+  it('gives back attempts that succeed, lifting a block they caused', () => {
+    const f = new FailureTracker({ maxAttempts: 2, windowMs: 1000, blockMs: 5000 });
+    f.begin('k', 0);
+    expect(f.begin('k', 1)).toBe(true);
+    f.release('k');
+    expect(f.blocked('k', 2)).toBe(false);
+    // a thousand successful logins from one address never add up to a block
+    const addr = new FailureTracker({ maxAttempts: 100, windowMs: 60_000, blockMs: 5000 });
+    for (let i = 0; i < 1000; i++) {
+      addr.begin('ip|*', i);
+      addr.release('ip|*');
+    }
+    expect(addr.blocked('ip|*', 1000)).toBe(false);
   });
 });
 
@@ -85,6 +100,66 @@ describe('broker limits', () => {
     const refused = (await broker.metrics.publishRefused.get()).values.find((v) => v.labels['reason'] === 'rate_limited')?.value ?? 0;
     expect(refused).toBeGreaterThanOrEqual(1);
     s1.end(true);
+  });
+
+  it('publishes the last will of a device cut off for flooding', async () => {
+    const dep = await testDeployment({ env: { HATAKE_LIMITS__DEVICE_PUBLISH_RATE: '1', HATAKE_LIMITS__DEVICE_PUBLISH_BURST: '2', HATAKE_LIMITS__MAX_THROTTLE_MS: '1500' } });
+    broker = buildBroker(dep.config, { logger: silentLogger() });
+    const addr = await broker.start();
+    const watcher = await mqtt.connectAsync(addr.mqtt.url, { username: 'gateway', password: dep.secrets['gateway'], clientId: 'gateway', protocolVersion: 4, reconnectPeriod: 0 });
+    const states: string[] = [];
+    watcher.on('message', (_t, p) => states.push(p.toString()));
+    await watcher.subscribeAsync(stateTopic('sensor', 's1'), { qos: 1 });
+    const will = { topic: stateTopic('sensor', 's1'), payload: Buffer.from(JSON.stringify(exampleWill())), qos: 1 as const, retain: true };
+    const s1 = await mqtt.connectAsync(addr.mqtt.url, { username: 's1', password: dep.secrets['s1'], clientId: 's1', protocolVersion: 4, reconnectPeriod: 0, will });
+    for (let seq = 0; seq < 10; seq++) s1.publish(telemetryTopic('sensor', 's1'), JSON.stringify({ v: 1, ...exampleSensorSample({ seq }) }), { qos: 0 });
+    await waitFor('the will', () => (states.some((s) => s.includes('connection_lost')) ? true : undefined));
+    s1.end(true);
+    await watcher.endAsync();
+  });
+
+  it('fails start() with a clear error when a port is taken, instead of crashing', async () => {
+    const dep = await testDeployment();
+    const first = buildBroker(dep.config, { logger: silentLogger() });
+    const a = await first.start();
+    try {
+      const again = await testDeployment({ env: { HATAKE_BROKER__WS__PORT: String(a.ws!.port) } });
+      broker = buildBroker(again.config, { logger: silentLogger() });
+      await expect(broker.start()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it('cannot be raced: simultaneous wrong passwords are all counted before any is checked', async () => {
+    const dep = await testDeployment({ env: { HATAKE_BROKER__AUTH_FAILURES__MAX_ATTEMPTS: '3' } });
+    broker = buildBroker(dep.config, { logger: silentLogger() });
+    const addr = await broker.start();
+    const outcomes = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        mqtt.connectAsync(addr.mqtt.url, { username: 't1', password: 'wrong', clientId: 't1', protocolVersion: 4, reconnectPeriod: 0 }).then(
+          () => 'connected',
+          (e: Error) => e.message,
+        ),
+      ),
+    );
+    const checked = outcomes.filter((o) => /Bad username or password/.test(o)).length;
+    expect(checked).toBeLessThanOrEqual(3);
+    expect(outcomes.filter((o) => /Not authorized/.test(o)).length).toBeGreaterThanOrEqual(37);
+  });
+
+  it('blocks an address that tries many accounts', async () => {
+    const dep = await testDeployment({ env: { HATAKE_BROKER__AUTH_FAILURES__MAX_ATTEMPTS: '2' } });
+    broker = buildBroker(dep.config, { logger: silentLogger() });
+    const addr = await broker.start();
+    const attempt = (name: string, password: string) =>
+      mqtt.connectAsync(addr.mqtt.url, { username: name, password, clientId: name, protocolVersion: 4, reconnectPeriod: 0 }).then(
+        (c) => c.endAsync().then(() => 'ok'),
+        (e: Error) => e.message,
+      );
+    // 2 × 10 failures spread over different (made-up) accounts
+    for (let i = 0; i < 20; i++) await attempt(`guess${i}`, 'x');
+    expect(await attempt('t1', dep.secrets['t1']!)).toMatch(/Not authorized/);
   });
 
   it('blocks repeated failed logins of one account from one address, then lets it back', async () => {

@@ -102,10 +102,14 @@ describe('the simulated fleet', () => {
     }, { timeoutMs: 20_000 });
     const dev = fleet!.devices[0]!;
     expect(dev.stats.linkDrops).toBeGreaterThanOrEqual(1);
-    // everything produced up to now arrives: seq numbers 0..n with no hole
+    // stop (which sends what is left), then everything produced must have arrived: seq 0..n-1, no hole
+    await fleet!.stop();
+    fleet = undefined;
     const produced = dev.stats.samples;
-    await waitFor('the backlog', () => (new Set(seqsOf('t1')).size >= produced - 10 && contiguous(seqsOf('t1')) ? true : undefined), { timeoutMs: 20_000 });
+    await waitFor('every sample produced', () => (new Set(seqsOf('t1')).size === produced ? true : undefined), { timeoutMs: 20_000 });
     expect(contiguous(seqsOf('t1'))).toBe(true);
+    expect(Math.max(...seqsOf('t1'))).toBe(produced - 1);
+    expect(dev.stats.droppedOffline).toBe(0);
     // the backlog came batched
     expect(telemetryOf('t1').some((s) => s.result.ok && s.result.value.channel === 'telemetry' && s.result.value.batched)).toBe(true);
   });

@@ -52,6 +52,8 @@ export interface PlowTruth {
 
 export const PLOW_LIMITS: DriveLimits = { accel: 1.0, decel: 1.5, cornerSpeed: 4, cornerDeg: 30 };
 const BREAK_AT_DEPOT_S = 120;
+/** The road id of the legs between the depot and the route. */
+export const DEPOT = 'depot';
 
 
 /** Chains the route's roads end to end (out and back) as legs in `frame`. */
@@ -70,7 +72,12 @@ export function buildRoute(params: PlowParams, frame: LocalFrame): Leg<RoadLegAt
     here = pts[pts.length - 1]!;
   }
   const back = [...out].reverse().map((l) => ({ ...l, points: [...l.points].reverse() }));
-  return [...out, ...back];
+  // from the depot to the first road and home again, blade up
+  const first = out[0]?.points[0];
+  if (!params.home || !first) return [...out, ...back];
+  const yard = frame.toXY(params.home);
+  const attrs: RoadLegAttrs = { road: DEPOT, blade: 'up' };
+  return [{ points: [yard, first], speed: params.spec.transitSpeed, attrs }, ...out, ...back, { points: [first, yard], speed: params.spec.transitSpeed, attrs }];
 }
 
 export class PlowModel implements DeviceModel<'plow'> {

@@ -210,9 +210,13 @@ export class TractorModel implements DeviceModel<'tractor'> {
       return;
     }
     if (this.path !== this.coverage) {
-      // reached the start of the pattern after start_mission
-      this.path = this.coverage;
-      this.s = 0;
+      // off the pattern (after return_home or start_mission): drive to its start, then take it up there
+      const here = this.path.at(this.s).xy;
+      const start = this.coverage.at(0).xy;
+      if (Math.hypot(start[0] - here[0], start[1] - here[1]) < 0.5) {
+        this.path = this.coverage;
+        this.s = 0;
+      } else this.straightTo(start, { phase: 'transit', implement: 'raised' }, 1.8);
       return;
     }
     this.events.push({ type: 'mode_change', severity: 'info', message: `field covered; next pass in ${RESTART_PAUSE_S} s`, data: { swaths: this.plan.swaths } });
@@ -255,6 +259,7 @@ export class TractorModel implements DeviceModel<'tractor'> {
         if (this.modeNow === 'estop') return { status: 'rejected', reason: 'emergency stop engaged: reset it at the machine' };
         if (!this.home) return { status: 'rejected', reason: 'no home position configured' };
         this.goingHome = true;
+        this.waitLeft = 0;
         this.straightTo(this.plan.frame.toXY(this.home), { phase: 'transit', implement: 'raised' }, 2.5);
         this.setMode('auto', `return home by ${cmd.issuer}`);
         return { status: 'accepted', done: () => this.modeNow === 'stopped' && !this.goingHome };

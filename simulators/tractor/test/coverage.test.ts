@@ -135,3 +135,58 @@ describe('tractor coverage of the sample fields', async () => {
     expect(() => planCoverage(tiny, { workingWidth: 24, workSpeed: 2 })).toThrowError(expect.objectContaining({ code: 'HATAKE_ERR_SIM_COVERAGE' }));
   });
 });
+
+describe('tractor commands', async () => {
+  const config = await loadConfig({ file: repoConfig, requireCredentials: false });
+  const device = config.devices.find((d) => d.id === 't-kita-1')!;
+  const field = findField(config, device.farm!, device.field!)!;
+  const cmd = (type: string, extra: object = {}) => ({ v: 1 as const, id: `c-${type}`, type, issuer: 'op', issuedAt: 0, expiresAt: 1, ...extra }) as Parameters<TractorModel['command']>[0];
+
+  it('returns home, then resumes by driving back to its pattern without a jump', () => {
+    const model = new TractorModel({ field: field.boundary, spec: device.tractor!, home: device.home! }, new Rng(5, 't'));
+    for (let i = 0; i < 500; i++) model.step(0.2);
+    expect(model.command(cmd('return_home')).status).toBe('accepted');
+    let maxJump = 0;
+    let prev = model.truth()!.xy;
+    const step = (): void => {
+      model.step(0.2);
+      const xy = model.truth()!.xy;
+      maxJump = Math.max(maxJump, Math.hypot(xy[0] - prev[0], xy[1] - prev[1]));
+      prev = xy;
+    };
+    for (let i = 0; i < 3000 && model.mode() !== 'stopped'; i++) step();
+    expect(model.mode()).toBe('stopped');
+    const home = model.plan.frame.toXY(device.home!);
+    expect(Math.hypot(prev[0] - home[0], prev[1] - home[1])).toBeLessThan(0.5);
+    expect(model.truth()!.implement).toBe('raised');
+    expect(model.command(cmd('resume')).status).toBe('accepted');
+    for (let i = 0; i < 3000; i++) step();
+    // back on the pattern, working, and never faster than 3 m/s × 0.2 s per step
+    expect(model.truth()!.phase).not.toBe('home');
+    expect(maxJump).toBeLessThan(0.61);
+  });
+
+  it('stops hard on an e-stop and refuses to resume until reset at the machine', () => {
+    const model = new TractorModel({ field: field.boundary, spec: device.tractor! }, new Rng(6, 't'));
+    for (let i = 0; i < 200; i++) model.step(0.2);
+    expect(model.truth()!.speed).toBeGreaterThan(1);
+    const outcome = model.command(cmd('estop'));
+    expect(outcome.status).toBe('accepted');
+    let steps = 0;
+    while (!outcome.done!() && steps < 100) {
+      model.step(0.2);
+      steps++;
+    }
+    expect(model.truth()!.speed).toBe(0);
+    expect(steps).toBeLessThanOrEqual(5);
+    expect(model.truth()!.sections.every((on) => !on)).toBe(true);
+    expect(model.command(cmd('resume'))).toEqual({ status: 'rejected', reason: 'emergency stop engaged: reset it at the machine' });
+    expect(model.drainEvents().some((e) => e.type === 'estop' && e.severity === 'critical')).toBe(true);
+  });
+
+  it('refuses a speed the machine cannot do', () => {
+    const model = new TractorModel({ field: field.boundary, spec: device.tractor! }, new Rng(7, 't'));
+    expect(model.command(cmd('set_speed', { params: { speed: 9 } })).status).toBe('rejected');
+    expect(model.command(cmd('set_speed', { params: { speed: 1.6 } })).status).toBe('accepted');
+  });
+});
