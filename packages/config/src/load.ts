@@ -78,6 +78,9 @@ export interface Config {
   readonly limits: RawConfig['limits'];
   readonly simulation: RawConfig['simulation'];
   readonly log: RawConfig['log'];
+  readonly store: RawConfig['store'];
+  readonly ingest: RawConfig['ingest'];
+  readonly gateway: RawConfig['gateway'];
   readonly farms: readonly FarmDef[];
   readonly roads: readonly RoadDef[];
   readonly devices: readonly DeviceDef[];
@@ -197,6 +200,9 @@ export async function buildConfig(input: unknown, opts: BuildOptions): Promise<C
     limits: cfg.limits,
     simulation: cfg.simulation,
     log: cfg.log,
+    store: cfg.store,
+    ingest: cfg.ingest,
+    gateway: cfg.gateway,
     farms,
     roads,
     devices,

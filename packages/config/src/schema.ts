@@ -160,6 +160,85 @@ export const ServiceAccount = Type.Object(
   { additionalProperties: false },
 );
 
+const secret = (description: string) => Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: `${description}; secret: give it by environment, never in a committed file` }));
+
+export const InfluxSettings = Type.Object(
+  {
+    url: Type.String({ default: 'http://127.0.0.1:8086', pattern: '^https?://', description: 'InfluxDB base URL (1.x, 2.x or 3.x; hatake speaks the v1 HTTP API they all serve)' }),
+    database: Type.String({ default: 'hatake', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'database (1.x), or the bucket mapped to it (2.x DBRP, 3.x database)' }),
+    retentionPolicy: Type.String({ default: 'hatake', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'retention policy written to and read from' }),
+    retentionDays: Type.Integer({ minimum: 0, maximum: 36500, default: 0, description: 'duration of the retention policy when hatake creates it (0: keep forever)' }),
+    createDatabase: Type.Boolean({ default: true, description: 'create the database and retention policy at start when the credentials allow' }),
+    username: Type.Optional(Type.String({ minLength: 1, maxLength: 256, description: 'InfluxDB 1.x user (Basic auth)' })),
+    password: secret('InfluxDB 1.x password'),
+    token: secret('InfluxDB 2.x/3.x token (sent as "Authorization: Token …")'),
+    batchSize: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000, description: 'lines per write request' }),
+    flushIntervalMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 100 }),
+    maxRetries: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
+    maxRetryTimeMs: Type.Integer({ minimum: 1000, default: 180_000 }),
+    maxBufferLines: Type.Integer({ minimum: 1000, default: 1_000_000, description: 'lines kept for retries; beyond it the oldest are given up (and reported)' }),
+    gzipThreshold: Type.Integer({ minimum: 0, default: 1000, description: 'bodies larger than this (bytes) are gzipped' }),
+    timeoutMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 10_000 }),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export const StoreSettings = Type.Object(
+  {
+    adapter: Type.Enum(['embedded', 'influx'], { default: 'embedded', description: 'embedded: a DuckDB file in the data directory (one farm, zero setup); influx: InfluxDB' }),
+    embedded: Type.Object({ file: Type.String({ minLength: 1, default: 'hatake.duckdb', description: 'relative to deployment.dataDir' }) }, { default: {}, additionalProperties: false }),
+    influx: InfluxSettings,
+  },
+  { default: {}, additionalProperties: false },
+);
+
+const serviceLogin = (name: string) => ({
+  username: Type.String({ pattern: ID_PATTERN, default: name, description: 'its MQTT service account' }),
+  password: secret('password of that account'),
+  clientId: Type.String({ minLength: 1, maxLength: 128, default: name, description: `MQTT client id: the account name, or name:<instance> (e.g. ${name}:2) when several run` }),
+});
+
+export const IngestSettings = Type.Object(
+  {
+    ...serviceLogin('ingest'),
+    batchMaxSamples: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000, description: 'write a batch when it has this many records…' }),
+    batchMaxMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 200, description: '…or when its oldest record has waited this long' }),
+    http: Listener(9102, '/metrics and /healthz port (0: any free port)'),
+  },
+  { default: {}, additionalProperties: false },
+);
+
+export const GatewaySettings = Type.Object(
+  {
+    ...serviceLogin('gateway'),
+    http: Listener(8080, 'REST, WebSocket, /metrics and /healthz (0: any free port)'),
+    auth: Type.Object(
+      {
+        tokenSecret: Type.Optional(Type.String({ minLength: 32, maxLength: 4096, description: 'HMAC key for session tokens, shared by every gateway instance; secret. Without it each start makes a random one (tokens die with the process)' })),
+        tokenTtlSeconds: Type.Integer({ minimum: 60, maximum: 30 * 86400, default: 12 * 3600 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    ws: Type.Object(
+      {
+        maxClients: Type.Integer({ minimum: 1, default: 1000 }),
+        highWaterBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024, description: 'a client with this much unsent is slow: it gets the latest sample per device, the rest is counted as dropped' }),
+        maxMessageBytes: Type.Integer({ minimum: 256, maximum: 1024 * 1024, default: 16 * 1024, description: 'largest message a client may send' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    api: Type.Object(
+      {
+        maxRangeDays: Type.Integer({ minimum: 1, maximum: 3660, default: 31 }),
+        maxPoints: Type.Integer({ minimum: 1, maximum: 10_000_000, default: 100_000, description: 'most samples (or buckets) one telemetry request returns' }),
+        defaultRangeMinutes: Type.Integer({ minimum: 1, default: 60 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 export const Simulation = Type.Object(
   {
     seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 20260401 }),
@@ -189,6 +268,9 @@ export const HatakeConfig = Type.Object(
     deviceGroups: Type.Array(DeviceGroup, { default: [] }),
     users: Type.Array(User, { default: [] }),
     services: Type.Array(ServiceAccount, { default: [] }),
+    store: StoreSettings,
+    ingest: IngestSettings,
+    gateway: GatewaySettings,
     simulation: Simulation,
     log: Type.Object(
       { level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }) },
@@ -209,3 +291,7 @@ export type PlowSpec = Static<typeof PlowSpec>;
 export type LimitsConfig = Static<typeof Limits>;
 export type BrokerConfig = Static<typeof BrokerSettings>;
 export type MqttClientConfig = Static<typeof MqttClientSettings>;
+export type StoreConfig = Static<typeof StoreSettings>;
+export type InfluxConfig = Static<typeof InfluxSettings>;
+export type IngestConfig = Static<typeof IngestSettings>;
+export type GatewayConfig = Static<typeof GatewaySettings>;

@@ -2,3 +2,4 @@ export * from './deployment.ts';
 export * from './processes.ts';
 export * from './wait.ts';
 export * from './readme.ts';
+export * from './influxd.ts';

@@ -39,7 +39,7 @@ export function startProcess(
   args: readonly string[],
   ready: RegExp,
   opts: { timeoutMs?: number } = {},
-): Promise<{ readonly output: () => string; stop(): Promise<RunResult> }> {
+): Promise<{ readonly output: () => string; stop(signal?: NodeJS.Signals): Promise<RunResult> }> {
   return new Promise((resolve, reject) => {
     // its own process group, so stop() reaches grandchildren too (a shell's sleep, a server's workers)
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -70,8 +70,8 @@ export function startProcess(
         clearTimeout(timer);
         resolve({
           output: () => out,
-          stop: async () => {
-            if (child.exitCode === null && child.signalCode === null) kill('SIGTERM');
+          stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+            if (child.exitCode === null && child.signalCode === null) kill(signal);
             return closed;
           },
         });

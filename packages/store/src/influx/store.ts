@@ -1,0 +1,246 @@
+/**
+ * The `influx` adapter: InfluxDB over the v1 HTTP API (1.x, 2.x v1
+ * compatibility, 3.x). One measurement per device kind (`tractor`, `plow`,
+ * `sensor`) tagged with device, farm and field; `device_state`,
+ * `device_event` and `command_audit` beside them. Times are nanosecond keys
+ * (device ms + a sub-ms discriminator, see fields.ts) so a sample written
+ * twice is stored once.
+ */
+import { InfluxDB, setLogger } from '@influxdata/influxdb-client';
+import type { InfluxConfig } from '@hatake/config';
+import type { DeviceKind } from '@hatake/protocol';
+import type { Logger } from '@hatake/runtime';
+import { StoreError } from '../errors.ts';
+import { SAMPLE_FIELDS, isNumeric, textToBits } from '../fields.ts';
+import type { AuditQuery, AuditRecord, BucketRow, EventQuery, EventRecord, EventRow, LatestRow, SampleQuery, SampleRecord, SampleRow, StateRecord, TelemetryStore } from '../port.ts';
+import {
+  AUDIT_MEASUREMENT,
+  EVENT_MEASUREMENT,
+  KINDS,
+  STATE_MEASUREMENT,
+  auditLine,
+  checkAll,
+  checkAudit,
+  checkEvent,
+  checkSample,
+  checkState,
+  eventLine,
+  sampleLine,
+  stateLine,
+} from '../records.ts';
+import { authHeader, ident, influxQuery, literal, rowsOf, v1Transport } from './v1.ts';
+import { DurableWriter } from './writer.ts';
+
+
+function deviceFilter(devices: readonly string[] | undefined): string {
+  if (!devices) return '';
+  if (devices.length === 0) return ' AND false';
+  return ` AND (${devices.map((d) => `"device" = ${literal(d)}`).join(' OR ')})`;
+}
+
+/** A raw row (time, tags and fields as InfluxDB gives them) as a sample. */
+function toSample(kind: DeviceKind, row: Record<string, unknown>): SampleRow {
+  const out: Record<string, unknown> = { t: row['time'] };
+  for (const f of SAMPLE_FIELDS[kind]) {
+    const v = row[f.name];
+    if (v === undefined) continue;
+    out[f.name] = f.type === 'bits' ? textToBits(String(v)) : v;
+  }
+  return out as SampleRow;
+}
+
+export class InfluxStore implements TelemetryStore {
+  readonly adapter = 'influx' as const;
+  private readonly settings: InfluxConfig;
+  private readonly log: Logger;
+  private readonly writer: DurableWriter;
+  private readonly from: (measurement: string) => string;
+
+  constructor(settings: InfluxConfig, deps: { logger: Logger }) {
+    this.settings = settings;
+    this.log = deps.logger.child({ component: 'store', adapter: 'influx' });
+    this.writer = new DurableWriter(settings.maxRetries);
+    this.from = (m) => `${ident(settings.database)}.${ident(settings.retentionPolicy)}.${ident(m)}`;
+  }
+
+  /** Counters of what InfluxDB confirmed, gave up and retried. */
+  get counters(): DurableWriter['counters'] {
+    return this.writer.counters;
+  }
+
+  /** Lines waiting for InfluxDB's confirmation. */
+  get inFlight(): number {
+    return this.writer.inFlight;
+  }
+
+  async start(): Promise<void> {
+    const s = this.settings;
+    if (s.createDatabase) {
+      try {
+        await influxQuery(s, `CREATE DATABASE ${ident(s.database)}`, { method: 'POST', db: false });
+        const rps = (await influxQuery(s, `SHOW RETENTION POLICIES ON ${ident(s.database)}`))[0]?.[0];
+        const exists = rps ? rowsOf(rps).some((r) => r['name'] === s.retentionPolicy) : false;
+        if (!exists) {
+          const duration = s.retentionDays === 0 ? 'INF' : `${s.retentionDays}d`;
+          await influxQuery(s, `CREATE RETENTION POLICY ${ident(s.retentionPolicy)} ON ${ident(s.database)} DURATION ${duration} REPLICATION 1 DEFAULT`, { method: 'POST', db: false });
+          this.log.info({ database: s.database, retentionPolicy: s.retentionPolicy, duration }, 'created retention policy');
+        }
+      } catch (err) {
+        // without admin rights (or on 2.x/3.x) the database and policy must exist already
+        this.log.warn({ err: { message: (err as Error).message }, database: s.database }, 'could not create database or retention policy; using them as they are');
+      }
+    }
+    // the client library logs to the console by default; its failures are ours to report (DurableWriter)
+    const libLog = this.log.child({ component: 'influxdb-client' });
+    setLogger({ error: (message, err) => libLog.debug({ err: { message: (err as Error | undefined)?.message } }, message), warn: (message, err) => libLog.debug({ err: { message: (err as Error | undefined)?.message } }, message) });
+    const api = new InfluxDB({ url: s.url, transport: v1Transport(s) }).getWriteApi('', `${s.database}/${s.retentionPolicy}`, 'ns', {
+      batchSize: s.batchSize,
+      flushInterval: s.flushIntervalMs,
+      maxRetries: s.maxRetries,
+      maxRetryTime: s.maxRetryTimeMs,
+      maxBufferLines: s.maxBufferLines,
+      gzipThreshold: s.gzipThreshold,
+      headers: authHeader(s),
+      ...this.writer.callbacks(),
+    });
+    this.writer.attach(api);
+  }
+
+  async stop(): Promise<void> {
+    await this.writer.close();
+  }
+
+  async health(): Promise<string | undefined> {
+    try {
+      const res = await fetch(`${this.settings.url.replace(/\/$/, '')}/ping`, { signal: AbortSignal.timeout(2000) });
+      return res.status === 204 || res.status === 200 ? undefined : `InfluxDB /ping answered ${res.status}`;
+    } catch (err) {
+      return `InfluxDB at ${this.settings.url} does not answer: ${(err as Error).message}`;
+    }
+  }
+
+  writeSamples(records: readonly SampleRecord[]): Promise<void> {
+    try {
+      checkAll(records, checkSample);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writer.write(records.map(sampleLine));
+  }
+
+  writeStates(records: readonly StateRecord[]): Promise<void> {
+    try {
+      checkAll(records, checkState);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writer.write(records.map(stateLine));
+  }
+
+  writeEvents(records: readonly EventRecord[]): Promise<void> {
+    try {
+      checkAll(records, checkEvent);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writer.write(records.map(eventLine));
+  }
+
+  writeAudit(records: readonly AuditRecord[]): Promise<void> {
+    try {
+      checkAll(records, checkAudit);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.writer.write(records.map(auditLine));
+  }
+
+  async samples(q: SampleQuery): Promise<SampleRow[] | BucketRow[]> {
+    const where = `WHERE "device" = ${literal(q.device)} AND time >= ${Math.trunc(q.from)}ms AND time < ${Math.trunc(q.to)}ms`;
+    if (q.every === undefined) {
+      const series = (await influxQuery(this.settings, `SELECT * FROM ${this.from(q.kind)} ${where} ORDER BY time ASC LIMIT ${q.limit}`))[0] ?? [];
+      return series.flatMap((s) => rowsOf(s)).map((r) => toSample(q.kind, r));
+    }
+    const fields = SAMPLE_FIELDS[q.kind].filter((f) => f.name !== 'seq');
+    const select = [
+      'count("seq") AS "n"',
+      ...fields.map((f) => (isNumeric(f) ? `mean(${ident(f.name)}) AS ${ident(f.name)}` : `last(${ident(f.name)}) AS ${ident(f.name)}`)),
+    ].join(', ');
+    const series = (await influxQuery(this.settings, `SELECT ${select} FROM ${this.from(q.kind)} ${where} GROUP BY time(${Math.trunc(q.every)}ms) fill(none) LIMIT ${q.limit}`))[0] ?? [];
+    return series.flatMap((s) => rowsOf(s)).map((r) => {
+      const row = toSample(q.kind, r) as Record<string, unknown>;
+      delete row['seq'];
+      return { ...row, n: r['n'] } as BucketRow;
+    });
+  }
+
+  async latest(devices?: readonly string[]): Promise<LatestRow[]> {
+    const filter = devices ? `WHERE true${deviceFilter(devices)} ` : '';
+    const statements = [...KINDS.map((k) => `SELECT * FROM ${this.from(k)} ${filter}GROUP BY "device" ORDER BY time DESC LIMIT 1`), `SELECT * FROM ${this.from(STATE_MEASUREMENT)} ${filter}GROUP BY "device" ORDER BY time DESC LIMIT 1`];
+    const results = await influxQuery(this.settings, statements.join('; '));
+    const out = new Map<string, { device: string; kind: DeviceKind; state?: LatestRow['state']; sample?: SampleRow }>();
+    KINDS.forEach((kind, i) => {
+      for (const series of results[i] ?? []) {
+        const row = rowsOf(series)[0];
+        const device = series.tags?.['device'];
+        if (!row || !device) continue;
+        out.set(device, { device, kind, sample: toSample(kind, row) });
+      }
+    });
+    for (const series of results[KINDS.length] ?? []) {
+      const row = rowsOf(series)[0];
+      const device = series.tags?.['device'];
+      if (!row || !device) continue;
+      const kind = (row['kind'] as DeviceKind | undefined) ?? out.get(device)?.kind;
+      if (!kind) continue;
+      const state = {
+        t: row['time'] as number,
+        v: 1 as const,
+        online: row['online'] as boolean,
+        ...(row['mode'] !== undefined ? { mode: row['mode'] } : {}),
+        ...(row['firmware'] !== undefined ? { firmware: row['firmware'] } : {}),
+        ...(row['reason'] !== undefined ? { reason: row['reason'] } : {}),
+      } as LatestRow['state'];
+      out.set(device, { ...(out.get(device) ?? { device, kind }), state });
+    }
+    return [...out.values()].sort((a, b) => a.device.localeCompare(b.device));
+  }
+
+  async events(q: EventQuery): Promise<EventRow[]> {
+    const series = (await influxQuery(this.settings, `SELECT * FROM ${this.from(EVENT_MEASUREMENT)} WHERE time >= ${Math.trunc(q.from)}ms AND time < ${Math.trunc(q.to)}ms${deviceFilter(q.devices)} ORDER BY time ASC LIMIT ${q.limit}`))[0] ?? [];
+    return series.flatMap((s) => rowsOf(s)).map((r) => {
+      const message = r['message'] as string | undefined;
+      return {
+        device: r['device'] as string,
+        kind: r['kind'] as DeviceKind,
+        v: 1,
+        t: r['time'] as number,
+        type: r['type'],
+        severity: r['severity'],
+        ...(message ? { message } : {}),
+        ...(r['seq'] !== undefined ? { seq: r['seq'] } : {}),
+        ...(r['lat'] !== undefined ? { lat: r['lat'], lon: r['lon'] } : {}),
+        ...(r['data'] !== undefined ? { data: JSON.parse(r['data'] as string) } : {}),
+      } as EventRow;
+    });
+  }
+
+  async audit(q: AuditQuery): Promise<AuditRecord[]> {
+    let where = `WHERE time >= ${Math.trunc(q.from)}ms AND time < ${Math.trunc(q.to)}ms`;
+    if (q.device !== undefined) where += ` AND "device" = ${literal(q.device)}`;
+    if (q.commandId !== undefined) where += ` AND "command" = ${literal(q.commandId)}`;
+    const series = (await influxQuery(this.settings, `SELECT * FROM ${this.from(AUDIT_MEASUREMENT)} ${where} ORDER BY time ASC LIMIT ${q.limit}`))[0] ?? [];
+    return series.flatMap((s) => rowsOf(s)).map((r) => ({
+      t: r['time'] as number,
+      commandId: r['command'] as string,
+      device: r['device'] as string,
+      kind: r['kind'] as DeviceKind,
+      issuer: r['issuer'] as string,
+      type: r['type'] as string,
+      status: r['status'] as AuditRecord['status'],
+      ...(r['reason'] !== undefined ? { reason: r['reason'] as string } : {}),
+      ...(r['latency_ms'] !== undefined ? { latencyMs: r['latency_ms'] as number } : {}),
+    }));
+  }
+}
+

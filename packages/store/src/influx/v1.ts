@@ -1,0 +1,105 @@
+/**
+ * Speaking InfluxDB's v1 HTTP API — `/write` and `/query`, which InfluxDB 1.x
+ * serves natively and 2.x (v1 compatibility, DBRP mappings) and 3.x serve too.
+ *
+ * The client library's WriteApi posts to `/api/v2/write?org=&bucket=db/rp`;
+ * {@link v1Transport} rewrites that to `/write?db=&rp=` and delegates to the
+ * library's own Node transport (keep-alive, gzip, timeouts). Reads are
+ * InfluxQL over `/query`.
+ */
+import { InfluxDB, type Transport } from '@influxdata/influxdb-client';
+import type { InfluxConfig } from '@hatake/config';
+import { StoreError } from '../errors.ts';
+
+/** The Authorization header for the configured credentials: Basic (1.x users) or Token (2.x/3.x). */
+export function authHeader(settings: Pick<InfluxConfig, 'username' | 'password' | 'token'>): Record<string, string> {
+  if (settings.token) return { Authorization: `Token ${settings.token}` };
+  if (settings.username) return { Authorization: `Basic ${Buffer.from(`${settings.username}:${settings.password ?? ''}`).toString('base64')}` };
+  return {};
+}
+
+/** `/api/v2/write?org=&bucket=db/rp&precision=p` → `/write?db=db&rp=rp&precision=p`; other paths pass through. */
+export function toV1Path(path: string): string {
+  if (!path.startsWith('/api/v2/write?')) return path;
+  const q = new URLSearchParams(path.slice('/api/v2/write?'.length));
+  const [db, rp] = (q.get('bucket') ?? '').split('/', 2);
+  const out = new URLSearchParams({ db: db ?? '', precision: q.get('precision') ?? 'ns' });
+  if (rp) out.set('rp', rp);
+  return `/write?${out.toString()}`;
+}
+
+/** The library's transport, speaking the v1 write path. */
+export function v1Transport(settings: Pick<InfluxConfig, 'url' | 'timeoutMs'>): Transport {
+  const inner = new InfluxDB({ url: settings.url, timeout: settings.timeoutMs }).transport;
+  return {
+    send: (path, body, options, callbacks) => inner.send(toV1Path(path), body, options, callbacks),
+    request: (path, body, options, started) => inner.request(toV1Path(path), body, options, started),
+    iterate: (path, body, options) => inner.iterate(toV1Path(path), body, options),
+    chunkCombiner: inner.chunkCombiner,
+  };
+}
+
+/** An InfluxQL string literal. */
+export function literal(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** An InfluxQL identifier. */
+export function ident(value: string): string {
+  return `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+export interface InfluxSeries {
+  readonly name: string;
+  readonly tags?: Record<string, string>;
+  readonly columns: string[];
+  readonly values: unknown[][];
+}
+
+interface QueryResponse {
+  readonly results?: { readonly statement_id: number; readonly series?: InfluxSeries[]; readonly error?: string }[];
+  readonly error?: string;
+}
+
+/** Runs InfluxQL statements; returns each statement's series. Times come back as epoch milliseconds. */
+export async function influxQuery(settings: InfluxConfig, q: string, opts: { method?: 'GET' | 'POST'; db?: boolean } = {}): Promise<InfluxSeries[][]> {
+  const params = new URLSearchParams({ q, epoch: 'ms' });
+  if (opts.db !== false) params.set('db', settings.database);
+  const method = opts.method ?? 'GET';
+  const url = `${settings.url.replace(/\/$/, '')}/query${method === 'GET' ? `?${params.toString()}` : ''}`;
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method,
+      headers: { ...authHeader(settings), ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      ...(method === 'POST' ? { body: params.toString() } : {}),
+      signal: AbortSignal.timeout(settings.timeoutMs),
+    });
+  } catch (err) {
+    throw new StoreError('HATAKE_ERR_STORE_QUERY', `InfluxDB at ${settings.url} did not answer: ${(err as Error).message}`, { cause: err });
+  }
+  const text = await res.text();
+  let body: QueryResponse;
+  try {
+    body = JSON.parse(text) as QueryResponse;
+  } catch {
+    throw new StoreError('HATAKE_ERR_STORE_QUERY', `InfluxDB answered ${res.status} with a body that is not JSON`);
+  }
+  if (!res.ok || body.error) throw new StoreError('HATAKE_ERR_STORE_QUERY', `InfluxDB refused the query (${res.status}): ${body.error ?? 'no reason given'}`);
+  return (body.results ?? []).map((r) => {
+    if (r.error) throw new StoreError('HATAKE_ERR_STORE_QUERY', `InfluxDB refused statement ${r.statement_id}: ${r.error}`);
+    return r.series ?? [];
+  });
+}
+
+/** Rows of a series as objects (null values omitted). */
+export function rowsOf(series: InfluxSeries): Record<string, unknown>[] {
+  return series.values.map((values) => {
+    const row: Record<string, unknown> = { ...series.tags };
+    series.columns.forEach((c, i) => {
+      const v = values[i];
+      if (v !== null && v !== undefined) row[c] = v;
+    });
+    return row;
+  });
+}

@@ -1,0 +1,96 @@
+/**
+ * The influx adapter against a real influxd (Debian's 1.6) with auth on.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InfluxConfig } from '@hatake/config';
+import { EXAMPLE_T0, exampleTractorSample } from '@hatake/protocol';
+import { silentLogger } from '@hatake/runtime';
+import { InfluxStore, toV1Path, type TelemetryStore } from '@hatake/store';
+import { startInfluxd, type Influxd } from '@hatake/testkit';
+import { storeContract } from './contract.ts';
+
+let influxd: Influxd;
+let n = 0;
+const open: TelemetryStore[] = [];
+
+beforeAll(async () => {
+  influxd = await startInfluxd();
+});
+afterAll(async () => {
+  await Promise.all(open.map((s) => s.stop()));
+  await influxd.stop();
+});
+
+function settings(over: Partial<InfluxConfig> = {}): InfluxConfig {
+  return {
+    url: influxd.url,
+    database: `hatake_${++n}`,
+    retentionPolicy: 'hatake',
+    retentionDays: 0,
+    createDatabase: true,
+    username: influxd.username,
+    password: influxd.password,
+    batchSize: 5000,
+    flushIntervalMs: 50,
+    maxRetries: 3,
+    maxRetryTimeMs: 10_000,
+    maxBufferLines: 100_000,
+    gzipThreshold: 1000,
+    timeoutMs: 5000,
+    ...over,
+  };
+}
+
+storeContract('influx (real influxd 1.6, auth on)', async () => {
+  const s = settings();
+  const store = new InfluxStore(s, { logger: silentLogger() });
+  await store.start();
+  open.push(store);
+  return {
+    store,
+    async reopen() {
+      await store.stop();
+      const again = new InfluxStore(s, { logger: silentLogger() });
+      await again.start();
+      open.push(again);
+      return again;
+    },
+  };
+});
+
+describe('influx adapter', () => {
+  it('speaks the v1 write path', () => {
+    expect(toV1Path('/api/v2/write?org=&bucket=hatake%2Fautogen&precision=ns')).toBe('/write?db=hatake&precision=ns&rp=autogen');
+    expect(toV1Path('/query?q=x')).toBe('/query?q=x');
+  });
+
+  it('creates the database and a retention policy it can write to', async () => {
+    const s = settings({ retentionDays: 30 });
+    const store = new InfluxStore(s, { logger: silentLogger() });
+    await store.start();
+    open.push(store);
+    const rps = JSON.stringify(await influxd.query(`SHOW RETENTION POLICIES ON "${s.database}"`));
+    expect(rps).toContain('"hatake","720h0m0s"');
+    await store.writeSamples([{ kind: 'tractor', device: 't1', sample: exampleTractorSample() }]);
+    expect(JSON.stringify(await influxd.query('SELECT count(seq) FROM hatake.tractor', s.database))).toContain(',1]');
+  });
+
+  it('refuses wrong credentials with a clear error', async () => {
+    const store = new InfluxStore(settings({ password: 'wrong', createDatabase: false, maxRetries: 0 }), { logger: silentLogger() });
+    await store.start();
+    open.push(store);
+    await expect(store.samples({ kind: 'tractor', device: 't1', from: 0, to: 1, limit: 1 })).rejects.toMatchObject({ code: 'HATAKE_ERR_STORE_QUERY', message: expect.stringContaining('401') });
+    await expect(store.writeSamples([{ kind: 'tractor', device: 't1', sample: exampleTractorSample() }])).rejects.toMatchObject({ code: 'HATAKE_ERR_STORE_WRITE' });
+    expect(store.counters.failed).toBe(1);
+  });
+
+  it('reports a write it could not get stored once the database is gone', async () => {
+    const store = new InfluxStore(settings({ url: 'http://127.0.0.1:1', createDatabase: false, maxRetries: 1, maxRetryTimeMs: 2000 }), { logger: silentLogger() });
+    await store.start();
+    open.push(store);
+    expect(await store.health()).toMatch(/does not answer/);
+    await expect(store.writeSamples([{ kind: 'tractor', device: 't1', sample: exampleTractorSample({ t: EXAMPLE_T0 }) }])).rejects.toMatchObject({ code: 'HATAKE_ERR_STORE_WRITE' });
+    expect(store.counters.retries).toBeGreaterThanOrEqual(1);
+    expect(store.inFlight).toBe(0);
+  });
+});
