@@ -1,1 +1,3 @@
 export * from './secrets.ts';
+export * from './access.ts';
+export * from './tokens.ts';

@@ -9,6 +9,7 @@ import { createHmac, randomBytes, scrypt, timingSafeEqual, type ScryptOptions } 
 /** Typed errors of the auth package (`HATAKE_ERR_AUTH_*`), matched by `err.code`. */
 export const AUTH_ERRORS = {
   HATAKE_ERR_AUTH_COST: 'a hash was asked for with a scrypt cost outside 2^10…2^22',
+  HATAKE_ERR_AUTH_TOKEN: 'a session token is missing, expired, or not signed with this deployment\'s key',
 } as const;
 
 /** An error with a stable `code`. */

@@ -11,7 +11,7 @@ import type { TSchema } from 'typebox';
 import { Compile } from 'typebox/compile';
 import { Value } from 'typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
-import { explainInvalidId } from '@hatake/protocol';
+import { clientIdAllowed, explainInvalidId } from '@hatake/protocol';
 import { emptyCredentials, readCredentials, type CredentialsFile } from './credentials.ts';
 import { ConfigError } from './errors.ts';
 import { checkFields, checkRoads, type ConfigIssue, type FieldDef, type RoadDef } from './geo.ts';
@@ -179,6 +179,13 @@ export async function buildConfig(input: unknown, opts: BuildOptions): Promise<C
     return { ...s, ...(passwordHash !== undefined ? { passwordHash } : {}) };
   });
   uniqueness(devices, users, services, issues);
+  for (const [section, role] of [['ingest', 'ingest'], ['gateway', 'gateway']] as const) {
+    const svc = cfg[section];
+    if (!isRecord(svc) || typeof svc.username !== 'string' || typeof svc.clientId !== 'string') continue;
+    if (!clientIdAllowed(svc.username, svc.clientId)) issues.push({ path: `/${section}/clientId`, message: `must be "${svc.username}" or "${svc.username}:<instance>"` });
+    const account = services.find((x) => x.username === svc.username);
+    if (account && account.role !== role) issues.push({ path: `/${section}/username`, message: `service account ${JSON.stringify(svc.username)} has role ${account.role}, not ${role}` });
+  }
   if (opts.requireCredentials ?? true) {
     const missing = [
       ...devices.filter((d) => d.passwordHash === undefined && d.group === undefined).map((d) => `device ${d.id}`),

@@ -3,7 +3,7 @@
  * file (or none) gives a working, if empty, deployment listening on loopback.
  */
 import Type, { type Static } from 'typebox';
-import { PHC_SCRYPT_PATTERN } from '@hatake/auth';
+import { PHC_SCRYPT_PATTERN, ROLES } from '@hatake/auth';
 import { DEVICE_KINDS, ID_PATTERN, SPREAD_MATERIALS } from '@hatake/protocol';
 
 const id = (description: string) => Type.String({ pattern: ID_PATTERN, description });
@@ -15,8 +15,6 @@ const lonLat = Type.Tuple([Type.Number({ minimum: -180, maximum: 180 }), Type.Nu
   description: '[longitude, latitude], WGS84 degrees',
 });
 
-export const ROLES = ['admin', 'operator', 'agronomist', 'road_crew', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
 export const SERVICE_ROLES = ['ingest', 'gateway'] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
 

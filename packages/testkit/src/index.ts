@@ -3,3 +3,4 @@ export * from './processes.ts';
 export * from './wait.ts';
 export * from './readme.ts';
 export * from './influxd.ts';
+export * from './mosquitto.ts';

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { TokenIssuer, canCommand, canSee, canSeeFarm, type AccessSubject } from '@hatake/auth';
+
+const user = (roles: AccessSubject['roles'], farms: string[]): AccessSubject => ({ username: 'u', roles, farms });
+const tractorA = { kind: 'tractor' as const, farm: 'a' };
+const sensorB = { kind: 'sensor' as const, farm: 'b' };
+const plow = { kind: 'plow' as const };
+
+describe('access', () => {
+  it.each([
+    ['admin', user(['admin'], []), [true, true, true], [true, true, true]],
+    ['operator of a', user(['operator'], ['a']), [true, false, false], [true, false, false]],
+    ['viewer of a', user(['viewer'], ['a']), [true, false, false], [false, false, false]],
+    ['agronomist of all farms', user(['agronomist'], ['*']), [true, true, false], [false, false, false]],
+    ['road crew', user(['road_crew'], []), [false, false, true], [false, false, false]],
+    ['operator of b (sensors only there)', user(['operator'], ['b']), [false, true, false], [false, false, false]],
+  ] as const)('%s', (_name, u, sees, commands) => {
+    expect([tractorA, sensorB, plow].map((d) => canSee(u, d))).toEqual(sees);
+    expect([tractorA, sensorB, plow].map((d) => canCommand(u, d))).toEqual(commands);
+  });
+
+  it('scopes farms', () => {
+    expect(canSeeFarm(user(['viewer'], ['a']), 'a')).toBe(true);
+    expect(canSeeFarm(user(['viewer'], ['a']), 'b')).toBe(false);
+    expect(canSeeFarm(user(['road_crew'], ['*']), 'a')).toBe(false);
+  });
+});
+
+describe('session tokens', () => {
+  it('name their user, and expire', async () => {
+    const issuer = new TokenIssuer({ secret: 'x'.repeat(32), ttlSeconds: 60 });
+    const { token, expiresAt } = await issuer.issue('op-north', 1_000_000_000_000);
+    expect(expiresAt).toBe(1_000_000_060_000);
+    expect(await issuer.verify(token, 1_000_000_030_000)).toBe('op-north');
+    await expect(issuer.verify(token, 1_000_000_061_000)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN', message: 'token expired' });
+  });
+
+  it('are refused when signed with another key, tampered with, or garbage', async () => {
+    const a = new TokenIssuer({ secret: 'a'.repeat(32), ttlSeconds: 60 });
+    const b = new TokenIssuer({ secret: 'b'.repeat(32), ttlSeconds: 60 });
+    const { token } = await a.issue('admin');
+    await expect(b.verify(token)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN', message: 'token signature is not ours' });
+    const [h, , s] = token.split('.');
+    const forged = `${h}.${Buffer.from(JSON.stringify({ sub: 'admin', iss: 'hatake', aud: 'hatake-gateway', exp: 9_999_999_999 })).toString('base64url')}.${s}`;
+    await expect(a.verify(forged)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN' });
+    for (const junk of ['', 'abc', 'a.b.c', 'x'.repeat(5000)]) await expect(a.verify(junk)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN' });
+    // an unsigned token ("alg": "none") is never accepted
+    const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"admin"}').toString('base64url')}.`;
+    await expect(a.verify(none)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN' });
+  });
+});

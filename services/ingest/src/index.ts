@@ -1,0 +1,3 @@
+export * from './ingest.ts';
+export * from './metrics.ts';
+export * from './batcher.ts';
