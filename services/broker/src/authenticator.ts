@@ -3,11 +3,11 @@
  * failed-login blocking per (address, account) and per address, client-id
  * binding, the last will, and the session policy.
  */
-import { DEFAULT_SCRYPT_COST, SecretVerifier, hashSecret, verifySecret } from '@hatake/auth';
+import { DEFAULT_SCRYPT_COST, FailureTracker, SecretVerifier, hashSecret, verifySecret } from '@hatake/auth';
 import type { Config } from '@hatake/config';
 import { clientIdAllowed } from '@hatake/protocol';
 import { willRefusal, type AclRefusal, type Principal } from './acl.ts';
-import { FailureTracker, Limiter } from './throttle.ts';
+import { Limiter } from './throttle.ts';
 
 /** Refusal reasons at CONNECT (a metrics label). */
 export type ConnectRefusal =

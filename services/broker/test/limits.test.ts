@@ -1,6 +1,7 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FailureTracker, FrameScanner, TokenBucket, buildBroker, type HatakeBroker } from '@hatake/broker';
+import { FailureTracker } from '@hatake/auth';
+import { FrameScanner, TokenBucket, buildBroker, type HatakeBroker } from '@hatake/broker';
 import { exampleSensorSample, exampleWill, stateTopic, telemetryTopic } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
 import { testDeployment, waitFor } from '@hatake/testkit';

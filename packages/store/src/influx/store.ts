@@ -10,7 +10,6 @@ import { InfluxDB, setLogger } from '@influxdata/influxdb-client';
 import type { InfluxConfig } from '@hatake/config';
 import type { DeviceKind } from '@hatake/protocol';
 import type { Logger } from '@hatake/runtime';
-import { StoreError } from '../errors.ts';
 import { SAMPLE_FIELDS, isNumeric, textToBits } from '../fields.ts';
 import type { AuditQuery, AuditRecord, BucketRow, EventQuery, EventRecord, EventRow, LatestRow, SampleQuery, SampleRecord, SampleRow, StateRecord, TelemetryStore } from '../port.ts';
 import {

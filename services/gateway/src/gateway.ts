@@ -1,0 +1,403 @@
+/**
+ * The gateway: REST history and devices, the live WebSocket stream, and login,
+ * for signed-in users within their roles and farm scopes; `/metrics`,
+ * `/healthz` and an OpenAPI document generated from the route schemas.
+ */
+
+import fastifySwagger from '@fastify/swagger';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import mqtt, { type MqttClient } from 'mqtt';
+import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm } from '@hatake/auth';
+import { findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
+import { Decoder, deviceChannelFilter } from '@hatake/protocol';
+import type { Logger } from '@hatake/runtime';
+import type { LatestRow, TelemetryStore } from '@hatake/store';
+import { GatewayError } from './errors.ts';
+import { LiveHub } from './live.ts';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
+import {
+  DeviceParams,
+  DeviceView,
+  DevicesQuery,
+  ErrorBody,
+  EventsQuery,
+  EventsReply,
+  LoginBody,
+  LoginReply,
+  ROUTE_ERRORS,
+  TelemetryQuery,
+  TelemetryReply,
+  UserView,
+} from './schemas.ts';
+import { parseDuration, timeWindow } from './time.ts';
+
+export interface GatewayDeps {
+  readonly logger: Logger;
+  /** The store to read; started and stopped by the caller (it may be shared with ingest). */
+  readonly store: TelemetryStore;
+  /** The gateway service account's MQTT password. */
+  readonly password: string;
+  /** Broker URL, when it differs from the configuration's. */
+  readonly mqttUrl?: string;
+  readonly now?: () => number;
+  readonly metrics?: GatewayMetrics;
+}
+
+export interface Gateway {
+  /** The fastify app (for `inject()` in tests). */
+  readonly app: FastifyInstance;
+  readonly metrics: GatewayMetrics;
+  readonly tokens: TokenIssuer;
+  start(): Promise<{ http: { host: string; port: number; url: string; ws: string } }>;
+  stop(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user: UserDef | undefined;
+    tokenExpiresAt: number | undefined;
+  }
+}
+
+const { errors } = ROUTE_ERRORS;
+const SUBPROTOCOL = 'hatake.v1';
+
+function userView(u: UserDef): { username: string; name: string; roles: string[]; farms: string[] } {
+  return { username: u.username, name: u.name, roles: [...u.roles], farms: [...u.farms] };
+}
+
+/** The token of a request: `Authorization: Bearer …`, the WebSocket subprotocol `bearer.…`, or `?access_token=` (WebSocket only). */
+function tokenOf(req: FastifyRequest): string | undefined {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  const protocols = req.headers['sec-websocket-protocol'];
+  if (typeof protocols === 'string') {
+    const bearer = protocols.split(',').map((p) => p.trim()).find((p) => p.startsWith('bearer.'));
+    if (bearer) return bearer.slice('bearer.'.length);
+  }
+  if (req.headers.upgrade?.toLowerCase() === 'websocket') {
+    const q = (req.query as Record<string, unknown> | undefined)?.['access_token'];
+    if (typeof q === 'string') return q;
+  }
+  return undefined;
+}
+
+function deviceView(d: DeviceDef, latest: LatestRow | undefined): DeviceView {
+  const s = latest?.sample;
+  const state = latest?.state;
+  return {
+    id: d.id,
+    kind: d.kind,
+    name: d.name,
+    ...(d.farm !== undefined ? { farm: d.farm } : {}),
+    ...(d.field !== undefined ? { field: d.field } : {}),
+    online: state?.online ?? false,
+    ...(s ? { lastSeen: s.t } : {}),
+    ...(state ? { state: { t: state.t, online: state.online, ...(state.mode ? { mode: state.mode } : {}), ...(state.firmware ? { firmware: state.firmware } : {}), ...(state.reason ? { reason: state.reason } : {}) } } : {}),
+    ...(s
+      ? {
+          position: {
+            t: s.t,
+            fix: s['fix'] as NonNullable<DeviceView['position']>['fix'],
+            ...(['lat', 'lon', 'alt', 'speed', 'heading'] as const).reduce((o, k) => (s[k] !== undefined ? { ...o, [k]: s[k] } : o), {}),
+          },
+          last: { ...s },
+        }
+      : {}),
+  };
+}
+
+/** Builds the gateway (not yet listening). */
+export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
+  const log = deps.logger.child({ component: 'gateway' });
+  const now = deps.now ?? Date.now;
+  const metrics = deps.metrics ?? createGatewayMetrics();
+  const tokens = new TokenIssuer({ ...(config.gateway.auth.tokenSecret !== undefined ? { secret: config.gateway.auth.tokenSecret } : {}), ttlSeconds: config.gateway.auth.tokenTtlSeconds });
+  if (config.gateway.auth.tokenSecret === undefined) log.warn('gateway.auth.tokenSecret is not set: session tokens are signed with a random key and end with this process');
+  const verifier = new SecretVerifier();
+  const loginFailures = new FailureTracker({ maxAttempts: 5, windowMs: 60_000, blockMs: 60_000 });
+  const decoder = new Decoder({ maxPayloadBytes: config.limits.maxPayloadBytes, maxBatchSamples: config.limits.maxBatchSamples });
+  const hub = new LiveHub(config, metrics, log, { highWaterBytes: config.gateway.ws.highWaterBytes, now });
+  const liveStates = new Map<string, { state: unknown; receivedAt: number }>();
+  let client: MqttClient | undefined;
+
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'gateway-http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 64 * 1024,
+    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+  });
+  app.decorateRequest('user', undefined);
+  app.decorateRequest('tokenExpiresAt', undefined);
+
+  // errors: one shape, clear reasons, nothing internal leaked
+  app.setErrorHandler((err: Error & { validation?: { instancePath: string; message?: string; params?: Record<string, unknown> }[]; validationContext?: string; statusCode?: number }, req, reply) => {
+    if (err instanceof GatewayError) return reply.code(err.statusCode).send(err.body());
+    if (err.validation) {
+      const details = err.validation.map((v) => {
+        const extra = v.params?.['additionalProperty'] !== undefined ? ` (${String(v.params['additionalProperty'])})` : '';
+        return `${err.validationContext ?? 'request'}${v.instancePath || ''} ${v.message ?? 'is invalid'}${extra}`;
+      });
+      const e = new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', details.join('; '), details);
+      return reply.code(400).send(e.body());
+    }
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return reply.code(err.statusCode).send(new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', err.message).body());
+    }
+    log.error({ err, route: req.routeOptions.url }, 'request failed');
+    return reply.code(500).send({ error: { code: 'HATAKE_ERR_GATEWAY_INTERNAL', message: 'internal error' } });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send(new GatewayError('HATAKE_ERR_GATEWAY_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).body()));
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unknown';
+    metrics.requests.inc({ route, status: String(reply.statusCode) });
+    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
+    // never the raw URL: a query string may carry a token
+    log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), user: req.user?.username }, 'request');
+  });
+
+  const authenticate = async (req: FastifyRequest): Promise<void> => {
+    const token = tokenOf(req);
+    if (!token) throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', 'sign in first: send "Authorization: Bearer <token>" (POST /api/v1/auth/login gives one)');
+    let username: string;
+    try {
+      username = await tokens.verify(token, now());
+    } catch (err) {
+      throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', (err as Error).message);
+    }
+    const user = findUser(config, username);
+    if (!user) throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', 'the user of this token no longer exists');
+    req.user = user;
+    // expiry of this token, for the live stream (a JWT's exp claim, re-read without trusting it: it was verified above)
+    const exp = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString() || '{}') as { exp?: number };
+    req.tokenExpiresAt = (exp.exp ?? 0) * 1000;
+  };
+
+  const visibleDevice = (req: FastifyRequest, id: string): DeviceDef => {
+    const d = findDevice(config, id);
+    if (!d) throw new GatewayError('HATAKE_ERR_GATEWAY_NOT_FOUND', `no device ${id}`);
+    if (!canSee(req.user!, d)) throw new GatewayError('HATAKE_ERR_GATEWAY_FORBIDDEN', `device ${id} is not in your farms`);
+    return d;
+  };
+
+  const store = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      log.error({ err }, 'store request failed');
+      throw new GatewayError('HATAKE_ERR_GATEWAY_UNAVAILABLE', 'the store did not answer; try again');
+    }
+  };
+
+  app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'hatake gateway', version: '1', description: 'Live telemetry, history and devices of a hatake deployment.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  app.register(fastifyWebsocket, {
+    options: {
+      maxPayload: config.gateway.ws.maxMessageBytes,
+      handleProtocols: (protocols: Set<string>) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    },
+  });
+
+  app.register(async (api) => {
+    api.addSchema(ErrorBody);
+
+    api.get('/healthz', { schema: { hide: true } }, async (_req, reply) => {
+      const failing: Record<string, string> = {};
+      if (!client?.connected) failing['mqtt'] = 'not connected to the broker';
+      const storeHealth = await deps.store.health();
+      if (storeHealth) failing['store'] = storeHealth;
+      const healthy = Object.keys(failing).length === 0;
+      return reply.code(healthy ? 200 : 503).send(healthy ? { status: 'ok' } : { status: 'unhealthy', failing });
+    });
+    api.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+      reply.header('content-type', metrics.registry.contentType);
+      return metrics.registry.metrics();
+    });
+    api.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+    api.post<{ Body: LoginBody }>(
+      '/api/v1/auth/login',
+      { schema: { summary: 'Sign in with a password; get a session token', tags: ['auth'], security: [], body: LoginBody, response: { 200: LoginReply, ...errors(400, 401, 429) } } },
+      async (req) => {
+        const { username, password } = req.body;
+        const key = `${req.ip}|${username}`;
+        if (loginFailures.blocked(key, now())) {
+          metrics.logins.inc({ result: 'blocked' });
+          throw new GatewayError('HATAKE_ERR_GATEWAY_TOO_MANY_ATTEMPTS', 'too many failed sign-ins: wait a minute');
+        }
+        loginFailures.begin(key, now());
+        const user = findUser(config, username);
+        const ok = user?.passwordHash !== undefined && (await verifier.verify(password, user.passwordHash));
+        if (!ok || !user) {
+          metrics.logins.inc({ result: 'refused' });
+          log.warn({ username: username.slice(0, 64), ip: req.ip }, 'sign-in refused');
+          throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', 'wrong username or password');
+        }
+        loginFailures.release(key);
+        metrics.logins.inc({ result: 'ok' });
+        const issued = await tokens.issue(user.username, now());
+        return { token: issued.token, expiresAt: issued.expiresAt, user: userView(user) };
+      },
+    );
+
+    api.register(async (secured) => {
+      secured.addHook('preValidation', authenticate);
+
+      secured.get('/api/v1/me', { schema: { summary: 'Who is signed in', tags: ['auth'], response: { 200: UserView, ...errors(401) } } }, async (req) => userView(req.user!));
+
+      secured.get<{ Querystring: DevicesQuery }>(
+        '/api/v1/devices',
+        { schema: { summary: 'Devices you may see, with their last state and position', tags: ['devices'], querystring: DevicesQuery, response: { 200: { type: 'object', properties: { devices: { type: 'array', items: DeviceView } } }, ...errors(400, 401, 403, 503) } } },
+        async (req) => {
+          const q = req.query;
+          if (q.farm !== undefined && !canSeeFarm(req.user!, q.farm)) throw new GatewayError('HATAKE_ERR_GATEWAY_FORBIDDEN', `farm ${q.farm} is not yours to see`);
+          const devices = config.devices.filter((d) => d.group === undefined && canSee(req.user!, d) && (q.kind === undefined || d.kind === q.kind) && (q.farm === undefined || d.farm === q.farm));
+          const latest = await store(() => deps.store.latest(devices.map((d) => d.id)));
+          const byId = new Map(latest.map((l) => [l.device, l]));
+          return { devices: devices.map((d) => deviceView(d, byId.get(d.id))) };
+        },
+      );
+
+      secured.get<{ Params: DeviceParams }>(
+        '/api/v1/devices/:id',
+        { schema: { summary: 'One device with its last state and position', tags: ['devices'], params: DeviceParams, response: { 200: DeviceView, ...errors(400, 401, 403, 404, 503) } } },
+        async (req) => {
+          const d = visibleDevice(req, req.params.id);
+          const latest = await store(() => deps.store.latest([d.id]));
+          return deviceView(d, latest[0]);
+        },
+      );
+
+      secured.get<{ Params: DeviceParams; Querystring: TelemetryQuery }>(
+        '/api/v1/devices/:id/telemetry',
+        {
+          schema: {
+            summary: "A device's samples in a time range, raw or downsampled",
+            tags: ['devices'],
+            params: DeviceParams,
+            querystring: TelemetryQuery,
+            response: { 200: TelemetryReply, ...errors(400, 401, 403, 404, 503) },
+          },
+        },
+        async (req) => {
+          const d = visibleDevice(req, req.params.id);
+          const api = config.gateway.api;
+          const { from, to } = timeWindow(req.query, now(), { rangeMinutes: api.defaultRangeMinutes, maxRangeDays: api.maxRangeDays });
+          const every = req.query.every === undefined ? undefined : parseDuration(req.query.every);
+          if (every !== undefined && every > to - from) throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', 'every is wider than the range');
+          if (req.query.limit !== undefined && req.query.limit > api.maxPoints) throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `limit must be at most ${api.maxPoints}`);
+          const limit = req.query.limit ?? api.maxPoints;
+          const rows = await store(() => deps.store.samples({ kind: d.kind, device: d.id, from, to, limit, ...(every !== undefined ? { every } : {}) }));
+          return { device: d.id, kind: d.kind, from, to, ...(every !== undefined ? { every } : {}), count: rows.length, truncated: rows.length === limit, samples: rows };
+        },
+      );
+
+      secured.get<{ Querystring: EventsQuery }>(
+        '/api/v1/events',
+        { schema: { summary: 'Events of the devices you may see', tags: ['events'], querystring: EventsQuery, response: { 200: EventsReply, ...errors(400, 401, 403, 404, 503) } } },
+        async (req) => {
+          const { from, to } = timeWindow(req.query, now(), { rangeMinutes: config.gateway.api.defaultRangeMinutes, maxRangeDays: config.gateway.api.maxRangeDays });
+          const devices = req.query.device !== undefined ? [visibleDevice(req, req.query.device).id] : config.devices.filter((d) => canSee(req.user!, d)).map((d) => d.id);
+          const events = await store(() => deps.store.events({ devices, from, to, limit: req.query.limit ?? 1000 }));
+          return { events };
+        },
+      );
+
+      secured.get('/ws', { websocket: true, schema: { summary: 'The live stream (WebSocket): see the gateway README', tags: ['live'] } }, (socket, req) => {
+        if (hub.size >= config.gateway.ws.maxClients) {
+          socket.close(1013, 'too many clients');
+          return;
+        }
+        hub.add(socket, req.user!, req.tokenExpiresAt ?? now(), (visible) => ({
+          type: 'hello',
+          user: userView(req.user!),
+          serverTime: now(),
+          // named devices; members of synthetic load groups stream too but are only counted here
+          devices: visible.flatMap((id) => {
+            const d = findDevice(config, id)!;
+            return d.group !== undefined ? [] : [{ id, kind: d.kind, name: d.name, ...(d.farm !== undefined ? { farm: d.farm } : {}) }];
+          }),
+          synthetic: visible.filter((id) => findDevice(config, id)?.group !== undefined).length,
+          states: Object.fromEntries(visible.flatMap((id) => (liveStates.has(id) ? [[id, liveStates.get(id)]] : []))),
+        }));
+      });
+    });
+  });
+
+  const onMqtt = (topic: string, payload: Buffer): void => {
+    const r = decoder.decode(topic, payload);
+    if (!r.ok) {
+      metrics.mqttInvalid.inc();
+      return;
+    }
+    const m = r.value;
+    if (m.channel !== 'telemetry' && m.channel !== 'state' && m.channel !== 'event') return;
+    const device = findDevice(config, m.deviceId);
+    if (!device || device.kind !== m.kind) {
+      metrics.mqttInvalid.inc();
+      return;
+    }
+    metrics.mqttMessages.inc({ channel: m.channel });
+    const base = { device: m.deviceId, kind: m.kind, ...(device.farm !== undefined ? { farm: device.farm } : {}) };
+    switch (m.channel) {
+      case 'telemetry':
+        hub.publish('telemetry', m.deviceId, JSON.stringify({ type: 'telemetry', ...base, samples: m.samples }));
+        break;
+      case 'state': {
+        const receivedAt = now();
+        liveStates.set(m.deviceId, { state: m.message, receivedAt });
+        hub.publish('state', m.deviceId, JSON.stringify({ type: 'state', ...base, state: m.message, receivedAt }));
+        break;
+      }
+      case 'event':
+        hub.publish('event', m.deviceId, JSON.stringify({ type: 'event', ...base, event: m.message }));
+    }
+  };
+
+  return {
+    app,
+    metrics,
+    tokens,
+    async start() {
+      const url = deps.mqttUrl ?? config.mqtt.url;
+      client = mqtt.connect(url, {
+        clientId: config.gateway.clientId,
+        username: config.gateway.username,
+        password: deps.password,
+        clean: true,
+        protocolVersion: config.mqtt.protocolVersion as 4 | 5,
+        keepalive: config.mqtt.keepaliveSeconds,
+        reconnectPeriod: config.mqtt.reconnectMs,
+        connectTimeout: 10_000,
+      });
+      const c = client;
+      c.on('message', onMqtt);
+      c.on('error', (err) => log.warn({ err: { message: err.message } }, 'mqtt error'));
+      await new Promise<void>((resolve, reject) => {
+        c.once('connect', () => resolve());
+        c.once('error', reject);
+      });
+      await c.subscribeAsync(['telemetry', 'state', 'event'].map((ch) => deviceChannelFilter(ch as 'telemetry')), { qos: 0 });
+      hub.start();
+      await app.listen({ host: config.gateway.http.host, port: config.gateway.http.port });
+      const addr = app.server.address() as { address: string; port: number };
+      const base = `http://${addr.address}:${addr.port}`;
+      log.info({ url: base }, 'gateway listening');
+      return { http: { host: addr.address, port: addr.port, url: base, ws: `ws://${addr.address}:${addr.port}/ws` } };
+    },
+    async stop() {
+      hub.stop();
+      await app.close();
+      await client?.endAsync().catch(() => undefined);
+      log.info('gateway stopped');
+    },
+  };
+}
+

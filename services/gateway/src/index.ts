@@ -1,0 +1,6 @@
+export * from './gateway.ts';
+export * from './errors.ts';
+export * from './live.ts';
+export * from './metrics.ts';
+export * from './schemas.ts';
+export * from './time.ts';
