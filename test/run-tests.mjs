@@ -2,7 +2,8 @@
 // `pnpm test`: every check on a fresh machine, ending with one plain line
 // "N passed, N failed" (read by CI).
 //
-// 1. the real programs the tests run (Debian packages) are there, or installed when we are root;
+// 1. the real programs the tests run (Debian packages: Mosquitto's clients and broker, InfluxDB)
+//    are there, or installed when we are root;
 // 2. typecheck (tsc -b) and lint (eslint);
 // 3. Vitest over every workspace, counted from its JSON report.
 import { spawnSync } from 'node:child_process';
@@ -17,6 +18,8 @@ const extraArgs = process.argv.slice(2);
 /** Debian packages and a program each provides. */
 const SYSTEM = [
   { pkg: 'mosquitto-clients', bin: 'mosquitto_sub' },
+  { pkg: 'mosquitto', bin: 'mosquitto' },
+  { pkg: 'influxdb', bin: 'influxd' },
 ];
 
 function which(bin) {

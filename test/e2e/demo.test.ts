@@ -1,7 +1,9 @@
 /**
  * The README's first command, as a person runs it: `pnpm start` prints the
- * URLs and demo credentials, and `mosquitto_sub` with those credentials
- * watches tractors, plows and sensors publish. Ctrl-C stops it cleanly.
+ * URLs, demo credentials and tokens; `mosquitto_sub` with those credentials
+ * watches tractors, plows and sensors publish; the REST API and the live
+ * stream answer with the printed token; Ctrl-C stops it cleanly, with what was
+ * received written to the store.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, stat } from 'node:fs/promises';
@@ -25,6 +27,8 @@ describe('pnpm start', () => {
         HATAKE_BROKER__MQTT__PORT: '0',
         HATAKE_BROKER__WS__PORT: '0',
         HATAKE_BROKER__HTTP__PORT: '0',
+        HATAKE_INGEST__HTTP__PORT: '0',
+        HATAKE_GATEWAY__HTTP__PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -74,6 +78,29 @@ describe('pnpm start', () => {
       expect(kinds).toEqual(new Set(['tractor', 'plow', 'sensor']));
       expect(messages.filter((m) => !decoder.decode(m.topic, Buffer.from(m.payload)).ok)).toEqual([]);
 
+      // the REST API with the printed token: every device with a position, and its history
+      const api = /REST API\s+(http:\/\/127\.0\.0\.1:\d+)\/api\/v1/.exec(out)?.[1];
+      const token = /Session tokens[^\n]*\n\s+admin\s+(\S+)/.exec(out)?.[1];
+      expect(api).toBeDefined();
+      expect(token).toBeDefined();
+      const auth = { authorization: `Bearer ${token}` };
+      const devices = (await (await fetch(`${api}/api/v1/devices`, { headers: auth })).json()) as { devices: { id: string; position?: unknown }[] };
+      expect(devices.devices).toHaveLength(13);
+      const history = (await (await fetch(`${api}/api/v1/devices/t-kita-1/telemetry`, { headers: auth })).json()) as { count: number };
+      expect(history.count).toBeGreaterThan(0);
+      // the live stream with the printed token
+      const { WebSocket } = await import('ws');
+      const ws = new WebSocket(`${api!.replace('http', 'ws')}/ws`, ['hatake.v1', `bearer.${token}`]);
+      const live = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        ws.on('message', (d) => {
+          const m = JSON.parse(String(d)) as Record<string, unknown>;
+          if (m['type'] === 'telemetry' && m['kind'] === 'tractor') resolve(m);
+        });
+        ws.once('error', reject);
+      });
+      ws.close();
+      expect((live['samples'] as unknown[]).length).toBeGreaterThan(0);
+
       // a wrong password is refused
       const refused = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port!, '-V', 'mqttv311', '-i', 'ingest:x', '-u', 'ingest', '-P', 'wrong', '-t', '#', '-C', '1', '-W', '5']);
       expect(refused.code).not.toBe(0);
@@ -83,5 +110,14 @@ describe('pnpm start', () => {
     }
     expect(await exited).toBe(0);
     expect(out).toContain('stopped.');
+    // what was received was written before leaving: the embedded store holds it
+    const { EmbeddedStore } = await import('@hatake/store');
+    const { silentLogger } = await import('@hatake/runtime');
+    const store = new EmbeddedStore(join(data, 'hatake.duckdb'), { logger: silentLogger() });
+    await store.start();
+    const latest = await store.latest();
+    await store.stop();
+    expect(latest.filter((l) => l.sample !== undefined).length).toBe(13);
+    expect(latest.filter((l) => l.state?.online === false).length).toBe(13);
   });
 });

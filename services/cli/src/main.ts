@@ -12,7 +12,7 @@ import { demoBanner, startDemo } from './demo.ts';
 const USAGE = `hatake <command>
 
 Commands:
-  start                  start the demo: broker and simulated fleet on embedded defaults
+  start                  start the demo: broker, ingest, gateway and simulated fleet on embedded defaults
   credentials init       generate demo passwords for every principal without one
   credentials hash       read a password on stdin, print its scrypt hash (for production configs)
 
@@ -47,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ name: 'hatake', level: values.verbose ? 'info' : 'warn' }, process.stderr);
 
   if (command === 'start') {
-    const demo = await startDemo({ configFile, env: process.env, logger });
+    const demo = await startDemo({ configFile, env: process.env, logger, tokensFor: ['admin', 'op-kitamura', 'viewer'] });
     process.stdout.write(demoBanner(demo));
     const status = setInterval(() => {
       const s = demo.fleet.stats();

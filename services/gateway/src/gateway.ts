@@ -114,7 +114,6 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createGatewayMetrics();
   const tokens = new TokenIssuer({ ...(config.gateway.auth.tokenSecret !== undefined ? { secret: config.gateway.auth.tokenSecret } : {}), ttlSeconds: config.gateway.auth.tokenTtlSeconds });
-  if (config.gateway.auth.tokenSecret === undefined) log.warn('gateway.auth.tokenSecret is not set: session tokens are signed with a random key and end with this process');
   const verifier = new SecretVerifier();
   const loginFailures = new FailureTracker({ maxAttempts: 5, windowMs: 60_000, blockMs: 60_000 });
   const decoder = new Decoder({ maxPayloadBytes: config.limits.maxPayloadBytes, maxBatchSamples: config.limits.maxBatchSamples });
@@ -384,7 +383,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
         c.once('connect', () => resolve());
         c.once('error', reject);
       });
-      await c.subscribeAsync(['telemetry', 'state', 'event'].map((ch) => deviceChannelFilter(ch as 'telemetry')), { qos: 0 });
+      // QoS 1: nothing is lost between the broker and the live stream
+      await c.subscribeAsync(['telemetry', 'state', 'event'].map((ch) => deviceChannelFilter(ch as 'telemetry')), { qos: 1 });
       hub.start();
       await app.listen({ host: config.gateway.http.host, port: config.gateway.http.port });
       const addr = app.server.address() as { address: string; port: number };

@@ -21,6 +21,7 @@ if (!password) {
   process.exit(2);
 }
 const logger = createLogger({ name: 'gateway', level: config.log.level });
+if (config.gateway.auth.tokenSecret === undefined) logger.warn('HATAKE_GATEWAY__AUTH__TOKEN_SECRET is not set: session tokens are signed with a random key, end with this process and are not accepted by other gateways');
 const store = createStore(config, { logger });
 await store.start();
 const gateway = buildGateway(config, { logger, store, password });
