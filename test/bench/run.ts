@@ -11,6 +11,7 @@ import { silentLogger } from '@hatake/runtime';
 import { Rng } from '@hatake/simkit';
 import { testDeployment } from '@hatake/testkit';
 import { TractorModel } from '@hatake/tractor';
+import { benchIngest, benchLive } from './pipeline.ts';
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const line = (name: string, figure: string): void => void process.stdout.write(`bench ${name}: ${figure}\n`);
@@ -93,3 +94,6 @@ async function benchBroker(devices: number, perDevice: number): Promise<void> {
 benchDecoder();
 await benchTractorModel();
 await benchBroker(20, 2500);
+await benchIngest(50, 2000, 1);
+await benchIngest(50, 200, 10);
+await benchLive(100, 200, 5);

@@ -30,8 +30,8 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-/** Starts the stack over `adapter`. */
-export async function startStack(adapter: 'influx' | 'embedded'): Promise<Stack> {
+/** Starts the stack over `adapter`; `env` adds configuration overrides, `overrides` replaces top-level sections of the test deployment. */
+export async function startStack(adapter: 'influx' | 'embedded', opts: { env?: Record<string, string>; overrides?: Record<string, unknown> } = {}): Promise<Stack> {
   const influxd = adapter === 'influx' ? await startInfluxd() : undefined;
   const env: Record<string, string> = {
     HATAKE_INGEST__HTTP__PORT: '0',
@@ -40,8 +40,9 @@ export async function startStack(adapter: 'influx' | 'embedded'): Promise<Stack>
     HATAKE_STORE__ADAPTER: adapter,
     HATAKE_STORE__EMBEDDED__FILE: ':memory:',
     ...(influxd ? { HATAKE_STORE__INFLUX__URL: influxd.url, HATAKE_STORE__INFLUX__USERNAME: influxd.username, HATAKE_STORE__INFLUX__PASSWORD: influxd.password } : {}),
+    ...opts.env,
   };
-  const dep = await testDeployment({ env });
+  const dep = await testDeployment({ env, ...(opts.overrides ? { overrides: opts.overrides } : {}) });
   const store = createStore(dep.config, { logger: silentLogger() });
   await store.start();
   const broker = buildBroker(dep.config, { logger: silentLogger() });

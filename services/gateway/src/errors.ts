@@ -10,6 +10,7 @@ export const GATEWAY_ERRORS = {
   HATAKE_ERR_GATEWAY_TOO_MANY_ATTEMPTS: 'too many failed logins for this user from this address; wait and try again',
   HATAKE_ERR_GATEWAY_UNAVAILABLE: 'the store did not answer',
   HATAKE_ERR_GATEWAY_TOO_MANY_CLIENTS: 'the live stream has as many clients as it is configured for',
+  HATAKE_ERR_GATEWAY_INTERNAL: 'a fault of the gateway itself (logged with its details; the answer says nothing more)',
 } as const;
 export type GatewayErrorCode = keyof typeof GATEWAY_ERRORS;
 
@@ -21,6 +22,7 @@ const STATUS: Record<GatewayErrorCode, number> = {
   HATAKE_ERR_GATEWAY_TOO_MANY_ATTEMPTS: 429,
   HATAKE_ERR_GATEWAY_UNAVAILABLE: 503,
   HATAKE_ERR_GATEWAY_TOO_MANY_CLIENTS: 503,
+  HATAKE_ERR_GATEWAY_INTERNAL: 500,
 };
 
 /** An HTTP error with a stable code. */

@@ -145,7 +145,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       return reply.code(err.statusCode).send(new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', err.message).body());
     }
     log.error({ err, route: req.routeOptions.url }, 'request failed');
-    return reply.code(500).send({ error: { code: 'HATAKE_ERR_GATEWAY_INTERNAL', message: 'internal error' } });
+    return reply.code(500).send(new GatewayError('HATAKE_ERR_GATEWAY_INTERNAL', 'internal error').body());
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(new GatewayError('HATAKE_ERR_GATEWAY_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).body()));
   app.addHook('onResponse', async (req, reply) => {
@@ -309,11 +309,17 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
         },
       );
 
-      secured.get('/ws', { websocket: true, schema: { summary: 'The live stream (WebSocket): see the gateway README', tags: ['live'] } }, (socket, req) => {
-        if (hub.size >= config.gateway.ws.maxClients) {
-          socket.close(1013, 'too many clients');
-          return;
-        }
+      secured.get(
+        '/ws',
+        {
+          websocket: true,
+          schema: { summary: 'The live stream (WebSocket): see the gateway README', tags: ['live'] },
+          // refused before the upgrade, with an answer a client can read
+          preHandler: async () => {
+            if (hub.size >= config.gateway.ws.maxClients) throw new GatewayError('HATAKE_ERR_GATEWAY_TOO_MANY_CLIENTS', `the live stream serves at most ${config.gateway.ws.maxClients} clients`);
+          },
+        },
+        (socket, req) => {
         hub.add(socket, req.user!, req.tokenExpiresAt ?? now(), (visible) => ({
           type: 'hello',
           user: userView(req.user!),
@@ -326,7 +332,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
           synthetic: visible.filter((id) => findDevice(config, id)?.group !== undefined).length,
           states: Object.fromEntries(visible.flatMap((id) => (liveStates.has(id) ? [[id, liveStates.get(id)]] : []))),
         }));
-      });
+        },
+      );
     });
   });
 

@@ -309,3 +309,29 @@ describe('live stream', () => {
     expect(code).toBe(4001);
   });
 });
+
+describe('live stream limits', () => {
+  it('refuses a client beyond the configured number before the upgrade, with a reason', async () => {
+    const small = await testDeployment({ env: { HATAKE_GATEWAY__HTTP__PORT: '0', HATAKE_GATEWAY__WS__MAX_CLIENTS: '1' } });
+    const g = buildGateway(small.config, { logger: silentLogger(), store, password: 'unused', mqttUrl: 'mqtt://127.0.0.1:1' });
+    await g.app.ready();
+    await g.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `ws://127.0.0.1:${(g.app.server.address() as { port: number }).port}/ws`;
+    const { token } = await g.tokens.issue('admin');
+    const first = new WebSocket(url, ['hatake.v1', `bearer.${token}`]);
+    await new Promise((r) => first.once('open', r));
+    await waitFor('the first client registered', async () => ((await g.metrics.clients.get()).values[0]?.value === 1 ? true : undefined));
+    const second = new WebSocket(url, ['hatake.v1', `bearer.${token}`]);
+    const refused = await new Promise<{ status: number; body: string }>((resolve) =>
+      second.once('unexpected-response', (_req, res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      }),
+    );
+    expect(refused.status).toBe(503);
+    expect(JSON.parse(refused.body)).toMatchObject({ error: { code: 'HATAKE_ERR_GATEWAY_TOO_MANY_CLIENTS' } });
+    first.close();
+    await g.app.close();
+  });
+});
