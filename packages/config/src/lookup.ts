@@ -49,3 +49,11 @@ export function findField(config: Config, farm: string, field: string): FieldDef
 export function findRoad(config: Config, id: string): RoadDef | undefined {
   return indexOf(config).roads.get(id);
 }
+
+/** The configured device a message from `kind`/`id` comes from, or why it does not belong to this deployment. */
+export function deviceOfMessage(config: Config, kind: DeviceDef['kind'], id: string): { readonly device: DeviceDef } | { readonly reason: string } {
+  const device = findDevice(config, id);
+  if (!device) return { reason: `device ${id} is not in the configuration` };
+  if (device.kind !== kind) return { reason: `device ${id} is a ${device.kind}, not a ${kind}` };
+  return { device };
+}

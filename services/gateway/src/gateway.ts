@@ -9,7 +9,7 @@ import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
 import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm } from '@hatake/auth';
-import { findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
+import { deviceOfMessage, findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
 import { Decoder, deviceChannelFilter } from '@hatake/protocol';
 import type { Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
@@ -345,11 +345,12 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     }
     const m = r.value;
     if (m.channel !== 'telemetry' && m.channel !== 'state' && m.channel !== 'event') return;
-    const device = findDevice(config, m.deviceId);
-    if (!device || device.kind !== m.kind) {
+    const known = deviceOfMessage(config, m.kind, m.deviceId);
+    if ('reason' in known) {
       metrics.mqttInvalid.inc();
       return;
     }
+    const device = known.device;
     metrics.mqttMessages.inc({ channel: m.channel });
     const base = { device: m.deviceId, kind: m.kind, ...(device.farm !== undefined ? { farm: device.farm } : {}) };
     switch (m.channel) {

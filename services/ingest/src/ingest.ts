@@ -6,7 +6,7 @@
  * up the good ones around it.
  */
 import mqtt, { type MqttClient } from 'mqtt';
-import { findDevice, type Config } from '@hatake/config';
+import { deviceOfMessage, type Config } from '@hatake/config';
 import {
   Decoder,
   MAX_REASONS,
@@ -126,12 +126,12 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
     }
     const m = result.value;
     if (m.channel !== 'telemetry' && m.channel !== 'state' && m.channel !== 'event') return;
-    const device = findDevice(config, m.deviceId);
-    if (!device || device.kind !== m.kind) {
-      const message = device ? `device ${m.deviceId} is a ${device.kind}, not a ${m.kind}` : `device ${m.deviceId} is not in the configuration`;
-      deadLetter(topic, payload, [{ code: 'rule', path: '', message }]);
+    const known = deviceOfMessage(config, m.kind, m.deviceId);
+    if ('reason' in known) {
+      deadLetter(topic, payload, [{ code: 'rule', path: '', message: known.reason }]);
       return;
     }
+    const device = known.device;
     const tags = { kind: m.kind, device: m.deviceId, ...(device.farm !== undefined ? { farm: device.farm } : {}) };
     switch (m.channel) {
       case 'telemetry':

@@ -15,7 +15,8 @@ import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duc
 import type { DeviceKind } from '@hatake/protocol';
 import type { Logger } from '@hatake/runtime';
 import { StoreError } from '../errors.ts';
-import { SAMPLE_FIELDS, bitsToText, isNumeric, textToBits, type FieldType } from '../fields.ts';
+import { SAMPLE_FIELDS, bitsToText, isNumeric, type FieldType } from '../fields.ts';
+import { auditFromRow, eventFromRow, mergeLatest, sampleFromRow } from '../rows.ts';
 import type { AuditQuery, AuditRecord, BucketRow, EventQuery, EventRecord, EventRow, LatestRow, SampleQuery, SampleRecord, SampleRow, StateRecord, TelemetryStore } from '../port.ts';
 import {
   AUDIT_MEASUREMENT,
@@ -93,15 +94,6 @@ function plain(row: Row): Row {
   return out;
 }
 
-function toSample(kind: DeviceKind, row: Row): SampleRow {
-  const out: Row = { t: row['t'] };
-  for (const f of SAMPLE_FIELDS[kind]) {
-    const v = row[f.name];
-    if (v === undefined) continue;
-    out[f.name] = f.type === 'bits' ? textToBits(String(v)) : v;
-  }
-  return out as SampleRow;
-}
 
 /** Serialises work on one DuckDB connection. */
 class Serial {
@@ -268,7 +260,7 @@ export class EmbeddedStore implements TelemetryStore {
     const where = 'WHERE device = $device AND ts >= $from AND ts < $to';
     if (query.every === undefined) {
       const rows = await this.select(`SELECT ts // 1000000 AS t, * FROM ${q(query.kind)} ${where} ORDER BY ts LIMIT $limit`, params);
-      return rows.map((r) => toSample(query.kind, r));
+      return rows.map((r) => sampleFromRow(query.kind, r));
     }
     const every = BigInt(Math.trunc(query.every));
     const fields = SAMPLE_FIELDS[query.kind].filter((f) => f.name !== 'seq');
@@ -278,7 +270,7 @@ export class EmbeddedStore implements TelemetryStore {
       params,
     );
     return rows.map((r) => {
-      const row = toSample(query.kind, r) as Row;
+      const row = sampleFromRow(query.kind, r) as Row;
       return { ...row, n: r['n'] } as BucketRow;
     });
   }
@@ -287,25 +279,13 @@ export class EmbeddedStore implements TelemetryStore {
     if (devices && devices.length === 0) return [];
     const filter = devices ? `WHERE device IN (SELECT unnest(string_split($devices, chr(31))))` : '';
     const params: Record<string, string> = devices ? { devices: devices.join('\u001f') } : {};
-    const out = new Map<string, { device: string; kind: DeviceKind; state?: LatestRow['state']; sample?: SampleRow }>();
+    const samples: { device: string; kind: DeviceKind; row: Row }[] = [];
     for (const kind of KINDS) {
       const rows = await this.select(`SELECT ts // 1000000 AS t, * FROM ${q(kind)} ${filter} QUALIFY row_number() OVER (PARTITION BY device ORDER BY ts DESC) = 1`, params);
-      for (const r of rows) out.set(r['device'] as string, { device: r['device'] as string, kind, sample: toSample(kind, r) });
+      for (const row of rows) samples.push({ device: row['device'] as string, kind, row });
     }
     const states = await this.select(`SELECT ts // 1000000 AS t, * FROM ${q(STATE_MEASUREMENT)} ${filter} QUALIFY row_number() OVER (PARTITION BY device ORDER BY ts DESC) = 1`, params);
-    for (const r of states) {
-      const device = r['device'] as string;
-      const state = {
-        t: r['t'] as number,
-        v: 1 as const,
-        online: r['online'] as boolean,
-        ...(r['mode'] !== undefined ? { mode: r['mode'] } : {}),
-        ...(r['firmware'] !== undefined ? { firmware: r['firmware'] } : {}),
-        ...(r['reason'] !== undefined ? { reason: r['reason'] } : {}),
-      } as LatestRow['state'];
-      out.set(device, { ...(out.get(device) ?? { device, kind: r['kind'] as DeviceKind }), state });
-    }
-    return [...out.values()].sort((a, b) => a.device.localeCompare(b.device));
+    return mergeLatest(samples, states);
   }
 
   async events(query: EventQuery): Promise<EventRow[]> {
@@ -317,18 +297,7 @@ export class EmbeddedStore implements TelemetryStore {
       limit: Math.trunc(query.limit),
       ...(query.devices ? { devices: query.devices.join('\u001f') } : {}),
     });
-    return rows.map((r) => ({
-      device: r['device'] as string,
-      kind: r['kind'] as DeviceKind,
-      v: 1,
-      t: r['t'] as number,
-      type: r['type'],
-      severity: r['severity'],
-      ...(r['message'] ? { message: r['message'] } : {}),
-      ...(r['seq'] !== undefined ? { seq: r['seq'] } : {}),
-      ...(r['lat'] !== undefined ? { lat: r['lat'], lon: r['lon'] } : {}),
-      ...(r['data'] !== undefined ? { data: JSON.parse(r['data'] as string) } : {}),
-    })) as EventRow[];
+    return rows.map(eventFromRow);
   }
 
   async audit(query: AuditQuery): Promise<AuditRecord[]> {
@@ -343,16 +312,6 @@ export class EmbeddedStore implements TelemetryStore {
       params['command'] = query.commandId;
     }
     const rows = await this.select(`SELECT ts // 1000000 AS t, * FROM ${q(AUDIT_MEASUREMENT)} ${where} ORDER BY ts LIMIT $limit`, params);
-    return rows.map((r) => ({
-      t: r['t'] as number,
-      commandId: r['command'] as string,
-      device: r['device'] as string,
-      kind: r['kind'] as DeviceKind,
-      issuer: r['issuer'] as string,
-      type: r['type'] as string,
-      status: r['status'] as AuditRecord['status'],
-      ...(r['reason'] !== undefined ? { reason: r['reason'] as string } : {}),
-      ...(r['latency_ms'] !== undefined ? { latencyMs: r['latency_ms'] as number } : {}),
-    }));
+    return rows.map(auditFromRow);
   }
 }

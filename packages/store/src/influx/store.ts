@@ -8,9 +8,9 @@
  */
 import { InfluxDB, setLogger } from '@influxdata/influxdb-client';
 import type { InfluxConfig } from '@hatake/config';
-import type { DeviceKind } from '@hatake/protocol';
 import type { Logger } from '@hatake/runtime';
-import { SAMPLE_FIELDS, isNumeric, textToBits } from '../fields.ts';
+import { SAMPLE_FIELDS, isNumeric } from '../fields.ts';
+import { auditFromRow, eventFromRow, mergeLatest, sampleFromRow, type Row } from '../rows.ts';
 import type { AuditQuery, AuditRecord, BucketRow, EventQuery, EventRecord, EventRow, LatestRow, SampleQuery, SampleRecord, SampleRow, StateRecord, TelemetryStore } from '../port.ts';
 import {
   AUDIT_MEASUREMENT,
@@ -27,7 +27,7 @@ import {
   sampleLine,
   stateLine,
 } from '../records.ts';
-import { authHeader, ident, influxQuery, literal, rowsOf, v1Transport } from './v1.ts';
+import { authHeader, ident, influxQuery, literal, rowsOf, v1Transport, type InfluxSeries } from './v1.ts';
 import { DurableWriter } from './writer.ts';
 
 
@@ -37,15 +37,9 @@ function deviceFilter(devices: readonly string[] | undefined): string {
   return ` AND (${devices.map((d) => `"device" = ${literal(d)}`).join(' OR ')})`;
 }
 
-/** A raw row (time, tags and fields as InfluxDB gives them) as a sample. */
-function toSample(kind: DeviceKind, row: Record<string, unknown>): SampleRow {
-  const out: Record<string, unknown> = { t: row['time'] };
-  for (const f of SAMPLE_FIELDS[kind]) {
-    const v = row[f.name];
-    if (v === undefined) continue;
-    out[f.name] = f.type === 'bits' ? textToBits(String(v)) : v;
-  }
-  return out as SampleRow;
+/** InfluxDB rows with their time (ms) under `t`, as the shared row mapping expects. */
+function rowsWithT(series: InfluxSeries): Row[] {
+  return rowsOf(series).map((r) => ({ ...r, t: r['time'] }));
 }
 
 export class InfluxStore implements TelemetryStore {
@@ -118,47 +112,37 @@ export class InfluxStore implements TelemetryStore {
     }
   }
 
-  writeSamples(records: readonly SampleRecord[]): Promise<void> {
+  /** Checks a batch whole, then writes its lines; resolves when InfluxDB has confirmed them. */
+  private writeChecked<T>(records: readonly T[], check: (r: T) => void, line: (r: T) => string): Promise<void> {
     try {
-      checkAll(records, checkSample);
+      checkAll(records, check);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.writer.write(records.map(sampleLine));
+    return this.writer.write(records.map(line));
+  }
+
+  writeSamples(records: readonly SampleRecord[]): Promise<void> {
+    return this.writeChecked(records, checkSample, sampleLine);
   }
 
   writeStates(records: readonly StateRecord[]): Promise<void> {
-    try {
-      checkAll(records, checkState);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.writer.write(records.map(stateLine));
+    return this.writeChecked(records, checkState, stateLine);
   }
 
   writeEvents(records: readonly EventRecord[]): Promise<void> {
-    try {
-      checkAll(records, checkEvent);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.writer.write(records.map(eventLine));
+    return this.writeChecked(records, checkEvent, eventLine);
   }
 
   writeAudit(records: readonly AuditRecord[]): Promise<void> {
-    try {
-      checkAll(records, checkAudit);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return this.writer.write(records.map(auditLine));
+    return this.writeChecked(records, checkAudit, auditLine);
   }
 
   async samples(q: SampleQuery): Promise<SampleRow[] | BucketRow[]> {
     const where = `WHERE "device" = ${literal(q.device)} AND time >= ${Math.trunc(q.from)}ms AND time < ${Math.trunc(q.to)}ms`;
     if (q.every === undefined) {
       const series = (await influxQuery(this.settings, `SELECT * FROM ${this.from(q.kind)} ${where} ORDER BY time ASC LIMIT ${q.limit}`))[0] ?? [];
-      return series.flatMap((s) => rowsOf(s)).map((r) => toSample(q.kind, r));
+      return series.flatMap(rowsWithT).map((r) => sampleFromRow(q.kind, r));
     }
     const fields = SAMPLE_FIELDS[q.kind].filter((f) => f.name !== 'seq');
     const select = [
@@ -166,8 +150,8 @@ export class InfluxStore implements TelemetryStore {
       ...fields.map((f) => (isNumeric(f) ? `mean(${ident(f.name)}) AS ${ident(f.name)}` : `last(${ident(f.name)}) AS ${ident(f.name)}`)),
     ].join(', ');
     const series = (await influxQuery(this.settings, `SELECT ${select} FROM ${this.from(q.kind)} ${where} GROUP BY time(${Math.trunc(q.every)}ms) fill(none) LIMIT ${q.limit}`))[0] ?? [];
-    return series.flatMap((s) => rowsOf(s)).map((r) => {
-      const row = toSample(q.kind, r) as Record<string, unknown>;
+    return series.flatMap(rowsWithT).map((r) => {
+      const row = sampleFromRow(q.kind, r) as Record<string, unknown>;
       delete row['seq'];
       return { ...row, n: r['n'] } as BucketRow;
     });
@@ -177,51 +161,23 @@ export class InfluxStore implements TelemetryStore {
     const filter = devices ? `WHERE true${deviceFilter(devices)} ` : '';
     const statements = [...KINDS.map((k) => `SELECT * FROM ${this.from(k)} ${filter}GROUP BY "device" ORDER BY time DESC LIMIT 1`), `SELECT * FROM ${this.from(STATE_MEASUREMENT)} ${filter}GROUP BY "device" ORDER BY time DESC LIMIT 1`];
     const results = await influxQuery(this.settings, statements.join('; '));
-    const out = new Map<string, { device: string; kind: DeviceKind; state?: LatestRow['state']; sample?: SampleRow }>();
-    KINDS.forEach((kind, i) => {
-      for (const series of results[i] ?? []) {
-        const row = rowsOf(series)[0];
+    const samples = KINDS.flatMap((kind, i) =>
+      (results[i] ?? []).flatMap((series) => {
+        const row = rowsWithT(series)[0];
         const device = series.tags?.['device'];
-        if (!row || !device) continue;
-        out.set(device, { device, kind, sample: toSample(kind, row) });
-      }
+        return row && device ? [{ device, kind, row }] : [];
+      }),
+    );
+    const states = (results[KINDS.length] ?? []).flatMap((series) => {
+      const row = rowsWithT(series)[0];
+      return row ? [row] : [];
     });
-    for (const series of results[KINDS.length] ?? []) {
-      const row = rowsOf(series)[0];
-      const device = series.tags?.['device'];
-      if (!row || !device) continue;
-      const kind = (row['kind'] as DeviceKind | undefined) ?? out.get(device)?.kind;
-      if (!kind) continue;
-      const state = {
-        t: row['time'] as number,
-        v: 1 as const,
-        online: row['online'] as boolean,
-        ...(row['mode'] !== undefined ? { mode: row['mode'] } : {}),
-        ...(row['firmware'] !== undefined ? { firmware: row['firmware'] } : {}),
-        ...(row['reason'] !== undefined ? { reason: row['reason'] } : {}),
-      } as LatestRow['state'];
-      out.set(device, { ...(out.get(device) ?? { device, kind }), state });
-    }
-    return [...out.values()].sort((a, b) => a.device.localeCompare(b.device));
+    return mergeLatest(samples, states);
   }
 
   async events(q: EventQuery): Promise<EventRow[]> {
     const series = (await influxQuery(this.settings, `SELECT * FROM ${this.from(EVENT_MEASUREMENT)} WHERE time >= ${Math.trunc(q.from)}ms AND time < ${Math.trunc(q.to)}ms${deviceFilter(q.devices)} ORDER BY time ASC LIMIT ${q.limit}`))[0] ?? [];
-    return series.flatMap((s) => rowsOf(s)).map((r) => {
-      const message = r['message'] as string | undefined;
-      return {
-        device: r['device'] as string,
-        kind: r['kind'] as DeviceKind,
-        v: 1,
-        t: r['time'] as number,
-        type: r['type'],
-        severity: r['severity'],
-        ...(message ? { message } : {}),
-        ...(r['seq'] !== undefined ? { seq: r['seq'] } : {}),
-        ...(r['lat'] !== undefined ? { lat: r['lat'], lon: r['lon'] } : {}),
-        ...(r['data'] !== undefined ? { data: JSON.parse(r['data'] as string) } : {}),
-      } as EventRow;
-    });
+    return series.flatMap(rowsWithT).map(eventFromRow);
   }
 
   async audit(q: AuditQuery): Promise<AuditRecord[]> {
@@ -229,17 +185,7 @@ export class InfluxStore implements TelemetryStore {
     if (q.device !== undefined) where += ` AND "device" = ${literal(q.device)}`;
     if (q.commandId !== undefined) where += ` AND "command" = ${literal(q.commandId)}`;
     const series = (await influxQuery(this.settings, `SELECT * FROM ${this.from(AUDIT_MEASUREMENT)} ${where} ORDER BY time ASC LIMIT ${q.limit}`))[0] ?? [];
-    return series.flatMap((s) => rowsOf(s)).map((r) => ({
-      t: r['time'] as number,
-      commandId: r['command'] as string,
-      device: r['device'] as string,
-      kind: r['kind'] as DeviceKind,
-      issuer: r['issuer'] as string,
-      type: r['type'] as string,
-      status: r['status'] as AuditRecord['status'],
-      ...(r['reason'] !== undefined ? { reason: r['reason'] as string } : {}),
-      ...(r['latency_ms'] !== undefined ? { latencyMs: r['latency_ms'] as number } : {}),
-    }));
+    return series.flatMap(rowsWithT).map(auditFromRow);
   }
 }
 
