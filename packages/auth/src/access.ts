@@ -33,11 +33,23 @@ function inScope(user: AccessSubject, farm: string): boolean {
   return user.farms.includes('*') || user.farms.includes(farm);
 }
 
+/**
+ * What a user may see, as farms rather than devices (for queries over many
+ * devices): undefined for everything (admin); otherwise the farms (`'*'`: any)
+ * and whether the devices without a farm (plows) are included.
+ */
+export function visibilityScope(user: AccessSubject): { readonly farms: readonly string[] | '*'; readonly farmless: boolean } | undefined {
+  if (user.roles.includes('admin')) return undefined;
+  const farmRole = user.roles.some((r) => FARM_ROLES.includes(r));
+  return { farms: !farmRole ? [] : user.farms.includes('*') ? '*' : user.farms, farmless: user.roles.includes('road_crew') };
+}
+
 /** True when `user` may see `device`'s data. */
 export function canSee(user: AccessSubject, device: AccessObject): boolean {
-  if (user.roles.includes('admin')) return true;
-  if (device.farm === undefined) return user.roles.includes('road_crew');
-  return user.roles.some((r) => FARM_ROLES.includes(r)) && inScope(user, device.farm);
+  const scope = visibilityScope(user);
+  if (!scope) return true;
+  if (device.farm === undefined) return scope.farmless;
+  return scope.farms === '*' || scope.farms.includes(device.farm);
 }
 
 /** True when `user` may send commands to `device` (checked again for leases by the gateway). */

@@ -22,10 +22,7 @@ export class FailureTracker {
   begin(key: string, now: number): boolean {
     let e = this.entries.get(key);
     if (!e || (now - e.since > this.opts.windowMs && e.blockedUntil <= now)) {
-      if (this.entries.size >= this.opts.maxEntries) {
-        const oldest = this.entries.keys().next().value;
-        if (oldest !== undefined) this.entries.delete(oldest);
-      }
+      if (this.entries.size >= this.opts.maxEntries) this.evict(now);
       e = { count: 0, since: now, blockedUntil: 0 };
       this.entries.delete(key);
       this.entries.set(key, e);
@@ -36,6 +33,23 @@ export class FailureTracker {
       return true;
     }
     return false;
+  }
+
+  /**
+   * Makes room: the oldest entry that is not blocking anything. Blocks are
+   * never evicted to make room — flooding the table with fresh keys must not
+   * lift them — unless every entry is a block, when the one ending first goes.
+   */
+  private evict(now: number): void {
+    let soonest: [string, number] | undefined;
+    for (const [key, e] of this.entries) {
+      if (e.blockedUntil <= now) {
+        this.entries.delete(key);
+        return;
+      }
+      if (!soonest || e.blockedUntil < soonest[1]) soonest = [key, e.blockedUntil];
+    }
+    if (soonest) this.entries.delete(soonest[0]);
   }
 
   /** Gives back an attempt that succeeded (lifting a block it alone caused). */

@@ -35,13 +35,13 @@ export class TokenIssuer {
     return { token, expiresAt: exp * 1000 };
   }
 
-  /** The username a token was issued to; throws HATAKE_ERR_AUTH_TOKEN with the reason when it is not valid now. */
-  async verify(token: string, now = Date.now()): Promise<string> {
+  /** Who a token was issued to and until when; throws HATAKE_ERR_AUTH_TOKEN with the reason when it is not valid now. */
+  async verify(token: string, now = Date.now()): Promise<{ readonly username: string; readonly expiresAt: number }> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw new AuthError('HATAKE_ERR_AUTH_TOKEN', 'no token');
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], currentDate: new Date(now) });
-      if (typeof payload.sub !== 'string') throw new AuthError('HATAKE_ERR_AUTH_TOKEN', 'token names nobody');
-      return payload.sub;
+      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], currentDate: new Date(now), requiredClaims: ['exp', 'sub'] });
+      if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') throw new AuthError('HATAKE_ERR_AUTH_TOKEN', 'token names nobody');
+      return { username: payload.sub, expiresAt: payload.exp * 1000 };
     } catch (err) {
       if (err instanceof AuthError) throw err;
       const reason = err instanceof errors.JWTExpired ? 'token expired' : err instanceof errors.JWSSignatureVerificationFailed ? 'token signature is not ours' : 'token is not valid';

@@ -31,7 +31,7 @@ describe('session tokens', () => {
     const issuer = new TokenIssuer({ secret: 'x'.repeat(32), ttlSeconds: 60 });
     const { token, expiresAt } = await issuer.issue('op-north', 1_000_000_000_000);
     expect(expiresAt).toBe(1_000_000_060_000);
-    expect(await issuer.verify(token, 1_000_000_030_000)).toBe('op-north');
+    expect(await issuer.verify(token, 1_000_000_030_000)).toEqual({ username: 'op-north', expiresAt: 1_000_000_060_000 });
     await expect(issuer.verify(token, 1_000_000_061_000)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN', message: 'token expired' });
   });
 
@@ -47,5 +47,17 @@ describe('session tokens', () => {
     // an unsigned token ("alg": "none") is never accepted
     const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"sub":"admin"}').toString('base64url')}.`;
     await expect(a.verify(none)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN' });
+  });
+});
+
+describe('failed-login blocks', () => {
+  it('survive a flood of fresh keys that fills the table', async () => {
+    const { FailureTracker } = await import('@hatake/auth');
+    const f = new FailureTracker({ maxAttempts: 2, windowMs: 60_000, blockMs: 60_000, maxEntries: 100 });
+    f.begin('ip|admin', 0);
+    f.begin('ip|admin', 1);
+    expect(f.blocked('ip|admin', 2)).toBe(true);
+    for (let i = 0; i < 10_000; i++) f.begin(`ip|ghost${i}`, 3);
+    expect(f.blocked('ip|admin', 4)).toBe(true);
   });
 });

@@ -209,7 +209,14 @@ export const IngestSettings = Type.Object(
 export const GatewaySettings = Type.Object(
   {
     ...serviceLogin('gateway'),
-    http: Listener(8080, 'REST, WebSocket, /metrics and /healthz (0: any free port)'),
+    http: Type.Object(
+      {
+        host: host('address to bind; loopback unless you mean it'),
+        port: port(8080, 'REST, WebSocket, /metrics and /healthz (0: any free port)'),
+        trustProxy: Type.Boolean({ default: false, description: 'take the client address from X-Forwarded-For (only behind a reverse proxy you run)' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     auth: Type.Object(
       {
         tokenSecret: Type.Optional(Type.String({ minLength: 32, maxLength: 4096, description: 'HMAC key for session tokens, shared by every gateway instance; secret. Without it each start makes a random one (tokens die with the process)' })),

@@ -72,7 +72,10 @@ export interface LatestRow {
 }
 
 export interface EventQuery {
+  /** Only these devices. */
   readonly devices?: readonly string[];
+  /** Or by farm, without listing devices: these farms (`'*'`: any farm), and/or the devices that have no farm. */
+  readonly scope?: { readonly farms: readonly string[] | '*'; readonly farmless: boolean };
   readonly from: number;
   readonly to: number;
   readonly limit: number;

@@ -63,19 +63,34 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await store.samples({ kind: 'tractor', device: 'nobody', ...all })).toEqual([]);
     });
 
+    it('keeps the last of two records with one key in a batch, as InfluxDB does', async () => {
+      const { store } = await open();
+      await store.writeSamples([tractor(0, { fuel: 10 }), tractor(0, { fuel: 20 })]);
+      expect((await store.samples({ kind: 'tractor', device: 't1', ...all })).map((r) => r['fuel'])).toEqual([20]);
+    });
+
     it('downsamples: count, means of numbers, last of the rest, per bucket', async () => {
       const { store } = await open();
-      // 20 samples 200 ms apart = 4 s; 1 s buckets of 5 samples each; speed cycles 0..4
-      await store.writeSamples(Array.from({ length: 20 }, (_, i) => tractor(i, { fix: i === 7 ? 'rtk_float' : 'rtk_fixed', fuel: 80 - i })));
+      // 20 samples 200 ms apart = 4 s; 1 s buckets of 5 samples each; speed cycles 0..4;
+      // in bucket 1 the last fix differs from the most frequent, and the last sample has no position
+      const noPosition = { lat: undefined, lon: undefined, alt: undefined, hdop: undefined, sats: undefined, speed: undefined, heading: undefined };
+      await store.writeSamples(
+        Array.from({ length: 20 }, (_, i) =>
+          i === 9 ? tractor(i, { fix: 'none', ...noPosition, fuel: 80 - i, mode: 'paused' }) : tractor(i, { fix: i === 8 ? 'rtk_float' : 'rtk_fixed', fuel: 80 - i }),
+        ),
+      );
       const buckets = await store.samples({ kind: 'tractor', device: 't1', ...all, every: 1000 });
       expect(buckets).toHaveLength(4);
       expect(buckets.map((b) => b.t)).toEqual([T0, T0 + 1000, T0 + 2000, T0 + 3000]);
       for (const b of buckets) expect(b['n']).toBe(5);
-      expect(buckets.map((b) => b['speed'])).toEqual([2, 2, 2, 2]);
+      expect(buckets.map((b) => b['speed'])).toEqual([2, 1.5, 2, 2]);
       expect(buckets[1]!['fuel']).toBeCloseTo(80 - 7, 9);
-      // last value of a string in the bucket, not the most frequent
-      expect(buckets[1]!['fix']).toBe('rtk_fixed');
-      expect(buckets[1]!['mode']).toBe('auto');
+      // the last value of a string in the bucket, not the most frequent
+      expect(buckets[1]!['fix']).toBe('none');
+      expect(buckets[1]!['mode']).toBe('paused');
+      expect(buckets[0]!['mode']).toBe('auto');
+      // a number absent from some samples (no fix): the mean of those that had it
+      expect(buckets[1]!['lat']).toBe(43.2312);
     });
 
     it('knows the latest state and sample of each device', async () => {
@@ -113,6 +128,12 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(events.find((e) => e.type === 'estop')).toMatchObject({ message: 'stop "now" \\ quickly', severity: 'critical', lat: e1.lat, lon: e1.lon });
       expect(events.find((e) => e.type === 'mode_change')?.data).toEqual({ from: 'auto', to: 'estop', ok: true, n: 2.5 });
       expect((await store.events({ ...all, devices: ['p1'] })).map((e) => e.type)).toEqual(['blade_change']);
+      // by farm, without listing devices
+      expect((await store.events({ ...all, scope: { farms: ['north'], farmless: false } })).map((e) => e.device)).toEqual(['t1', 't1']);
+      expect((await store.events({ ...all, scope: { farms: [], farmless: true } })).map((e) => e.device)).toEqual(['p1']);
+      expect(await store.events({ ...all, scope: { farms: ['south'], farmless: false } })).toEqual([]);
+      expect(await store.events({ ...all, scope: { farms: [], farmless: false } })).toEqual([]);
+      expect((await store.events({ ...all, scope: { farms: '*', farmless: true } }))).toHaveLength(3);
     });
 
     it('keeps the command audit', async () => {

@@ -80,8 +80,25 @@ describe('influx adapter', () => {
     await store.start();
     open.push(store);
     await expect(store.samples({ kind: 'tractor', device: 't1', from: 0, to: 1, limit: 1 })).rejects.toMatchObject({ code: 'HATAKE_ERR_STORE_QUERY', message: expect.stringContaining('401') });
-    await expect(store.writeSamples([{ kind: 'tractor', device: 't1', sample: exampleTractorSample() }])).rejects.toMatchObject({ code: 'HATAKE_ERR_STORE_WRITE' });
+    await expect(store.writeSamples([{ kind: 'tractor', device: 't1', sample: exampleTractorSample() }])).rejects.toMatchObject({ code: 'HATAKE_ERR_STORE_REFUSED' });
     expect(store.counters.failed).toBe(1);
+  });
+
+  it('says when InfluxDB refuses points outside the retention policy, and stores the rest', async () => {
+    const s = settings({ retentionDays: 1 });
+    const store = new InfluxStore(s, { logger: silentLogger() });
+    await store.start();
+    open.push(store);
+    const fresh = exampleTractorSample({ seq: 1, t: Date.now() - 1000 });
+    const old = exampleTractorSample({ seq: 2, t: Date.now() - 3 * 86_400_000 });
+    await expect(
+      store.writeSamples([
+        { kind: 'tractor', device: 't1', sample: fresh },
+        { kind: 'tractor', device: 't1', sample: old },
+      ]),
+    ).rejects.toMatchObject({ code: 'HATAKE_ERR_STORE_REFUSED', message: expect.stringContaining('partial write') });
+    const rows = await store.samples({ kind: 'tractor', device: 't1', from: Date.now() - 5 * 86_400_000, to: Date.now() + 1000, limit: 10 });
+    expect(rows.map((r) => r.seq)).toEqual([1]);
   });
 
   it('reports a write it could not get stored once the database is gone', async () => {

@@ -18,6 +18,10 @@ export interface Influxd {
   readonly password: string;
   /** SIGTERM (or SIGKILL with `kill`), then remove its files unless `keepData`. */
   stop(opts?: { kill?: boolean; keepData?: boolean }): Promise<void>;
+  /** Stops it (keeping its data), for a test of the database being away. */
+  pause(opts?: { kill?: boolean }): Promise<void>;
+  /** Starts it again after `pause()`, on the same port with the same data. */
+  resume(): Promise<void>;
   /** Runs InfluxQL as the admin; returns the parsed JSON answer. */
   query(q: string, db?: string): Promise<unknown>;
 }
@@ -65,14 +69,18 @@ export async function startInfluxd(opts: { dataDir?: string } = {}): Promise<Inf
     ].join('\n'),
   );
   const url = `http://127.0.0.1:${http}`;
-  const proc = await startProcess(INFLUXD, ['run', '-config', conf], /Listening on HTTP/, { timeoutMs: 20_000 });
-  await waitFor('influxd /ping', async () => {
-    try {
-      return (await fetch(`${url}/ping`)).status === 204 ? true : undefined;
-    } catch {
-      return undefined;
-    }
-  });
+  const launch = async (): Promise<Awaited<ReturnType<typeof startProcess>>> => {
+    const p = await startProcess(INFLUXD, ['run', '-config', conf], /Listening on HTTP/, { timeoutMs: 20_000 });
+    await waitFor('influxd /ping', async () => {
+      try {
+        return (await fetch(`${url}/ping`)).status === 204 ? true : undefined;
+      } catch {
+        return undefined;
+      }
+    });
+    return p;
+  };
+  let proc: Awaited<ReturnType<typeof startProcess>> | undefined = await launch();
   const username = 'admin';
   const password = `pw-${Math.random().toString(36).slice(2)}`;
   const post = async (q: string, auth: boolean, db?: string): Promise<unknown> => {
@@ -93,8 +101,16 @@ export async function startInfluxd(opts: { dataDir?: string } = {}): Promise<Inf
     password,
     query: (q, db) => post(q, true, db),
     async stop(stopOpts = {}) {
-      await proc.stop(stopOpts.kill ? 'SIGKILL' : 'SIGTERM');
+      await proc?.stop(stopOpts.kill ? 'SIGKILL' : 'SIGTERM');
+      proc = undefined;
       if (!stopOpts.keepData && !opts.dataDir) await rm(dir, { recursive: true, force: true });
+    },
+    async pause(pauseOpts = {}) {
+      await proc?.stop(pauseOpts.kill ? 'SIGKILL' : 'SIGTERM');
+      proc = undefined;
+    },
+    async resume() {
+      proc ??= await launch();
     },
   };
 }

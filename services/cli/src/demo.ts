@@ -64,7 +64,8 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
   const config = await loadConfig({ file: opts.configFile, env: opts.env, credentials: generated.credentials });
   const stops: (() => Promise<void>)[] = [];
   const stopAll = async (): Promise<void> => {
-    for (const stop of stops.reverse()) await stop().catch((err: unknown) => opts.logger.error({ err }, 'stopping failed'));
+    for (const stop of [...stops].reverse()) await stop().catch((err: unknown) => opts.logger.error({ err }, 'stopping failed'));
+    stops.length = 0;
   };
   try {
     const store = createStore(config, { logger: opts.logger });

@@ -8,7 +8,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import mqtt, { type MqttClient } from 'mqtt';
-import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm } from '@hatake/auth';
+import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm, hashSecret, verifySecret, visibilityScope } from '@hatake/auth';
 import { deviceOfMessage, findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
 import { Decoder, deviceChannelFilter } from '@hatake/protocol';
 import type { Logger } from '@hatake/runtime';
@@ -115,7 +115,11 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   const metrics = deps.metrics ?? createGatewayMetrics();
   const tokens = new TokenIssuer({ ...(config.gateway.auth.tokenSecret !== undefined ? { secret: config.gateway.auth.tokenSecret } : {}), ttlSeconds: config.gateway.auth.tokenTtlSeconds });
   const verifier = new SecretVerifier();
+  // five failures of one user from one address, or fifty of any users, within a minute block for a minute
   const loginFailures = new FailureTracker({ maxAttempts: 5, windowMs: 60_000, blockMs: 60_000 });
+  const addressFailures = new FailureTracker({ maxAttempts: 50, windowMs: 60_000, blockMs: 60_000 });
+  // unknown users are checked against this, at the real cost, so time does not tell who exists
+  let dummyHash: string | undefined;
   const decoder = new Decoder({ maxPayloadBytes: config.limits.maxPayloadBytes, maxBatchSamples: config.limits.maxBatchSamples });
   const hub = new LiveHub(config, metrics, log, { highWaterBytes: config.gateway.ws.highWaterBytes, now });
   const liveStates = new Map<string, { state: unknown; receivedAt: number }>();
@@ -125,6 +129,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     loggerInstance: deps.logger.child({ component: 'gateway-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 64 * 1024,
+    // behind a reverse proxy, the client address (login blocking) comes from X-Forwarded-For only when configured
+    trustProxy: config.gateway.http.trustProxy,
     ajv: { customOptions: { removeAdditional: false, allErrors: true } },
   });
   app.decorateRequest('user', undefined);
@@ -159,18 +165,16 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   const authenticate = async (req: FastifyRequest): Promise<void> => {
     const token = tokenOf(req);
     if (!token) throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', 'sign in first: send "Authorization: Bearer <token>" (POST /api/v1/auth/login gives one)');
-    let username: string;
+    let session: { username: string; expiresAt: number };
     try {
-      username = await tokens.verify(token, now());
+      session = await tokens.verify(token, now());
     } catch (err) {
       throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', (err as Error).message);
     }
-    const user = findUser(config, username);
+    const user = findUser(config, session.username);
     if (!user) throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', 'the user of this token no longer exists');
     req.user = user;
-    // expiry of this token, for the live stream (a JWT's exp claim, re-read without trusting it: it was verified above)
-    const exp = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString() || '{}') as { exp?: number };
-    req.tokenExpiresAt = (exp.exp ?? 0) * 1000;
+    req.tokenExpiresAt = session.expiresAt;
   };
 
   const visibleDevice = (req: FastifyRequest, id: string): DeviceDef => {
@@ -211,7 +215,11 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       const failing: Record<string, string> = {};
       if (!client?.connected) failing['mqtt'] = 'not connected to the broker';
       const storeHealth = await deps.store.health();
-      if (storeHealth) failing['store'] = storeHealth;
+      if (storeHealth) {
+        // the details (addresses, errors) go to the log, not to an unauthenticated answer
+        log.warn({ reason: storeHealth }, 'store unhealthy');
+        failing['store'] = 'not answering';
+      }
       const healthy = Object.keys(failing).length === 0;
       return reply.code(healthy ? 200 : 503).send(healthy ? { status: 'ok' } : { status: 'unhealthy', failing });
     });
@@ -227,19 +235,21 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       async (req) => {
         const { username, password } = req.body;
         const key = `${req.ip}|${username}`;
-        if (loginFailures.blocked(key, now())) {
+        if (loginFailures.blocked(key, now()) || addressFailures.blocked(req.ip, now())) {
           metrics.logins.inc({ result: 'blocked' });
           throw new GatewayError('HATAKE_ERR_GATEWAY_TOO_MANY_ATTEMPTS', 'too many failed sign-ins: wait a minute');
         }
         loginFailures.begin(key, now());
+        addressFailures.begin(req.ip, now());
         const user = findUser(config, username);
-        const ok = user?.passwordHash !== undefined && (await verifier.verify(password, user.passwordHash));
+        const ok = user?.passwordHash !== undefined ? await verifier.verify(password, user.passwordHash) : await verifySecret(password, (dummyHash ??= await hashSecret('not a password'))).then(() => false);
         if (!ok || !user) {
           metrics.logins.inc({ result: 'refused' });
           log.warn({ username: username.slice(0, 64), ip: req.ip }, 'sign-in refused');
           throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', 'wrong username or password');
         }
         loginFailures.release(key);
+        addressFailures.release(req.ip);
         metrics.logins.inc({ result: 'ok' });
         const issued = await tokens.issue(user.username, now());
         return { token: issued.token, expiresAt: issued.expiresAt, user: userView(user) };
@@ -303,8 +313,10 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
         { schema: { summary: 'Events of the devices you may see', tags: ['events'], querystring: EventsQuery, response: { 200: EventsReply, ...errors(400, 401, 403, 404, 503) } } },
         async (req) => {
           const { from, to } = timeWindow(req.query, now(), { rangeMinutes: config.gateway.api.defaultRangeMinutes, maxRangeDays: config.gateway.api.maxRangeDays });
-          const devices = req.query.device !== undefined ? [visibleDevice(req, req.query.device).id] : config.devices.filter((d) => canSee(req.user!, d)).map((d) => d.id);
-          const events = await store(() => deps.store.events({ devices, from, to, limit: req.query.limit ?? 1000 }));
+          // one device, or the user's scope as farms (never a list of every device: groups can hold thousands)
+          const scope = visibilityScope(req.user!);
+          const filter = req.query.device !== undefined ? { devices: [visibleDevice(req, req.query.device).id] } : scope ? { scope } : {};
+          const events = await store(() => deps.store.events({ ...filter, from, to, limit: req.query.limit ?? 1000 }));
           return { events };
         },
       );
@@ -389,7 +401,10 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       c.on('error', (err) => log.warn({ err: { message: err.message } }, 'mqtt error'));
       await new Promise<void>((resolve, reject) => {
         c.once('connect', () => resolve());
-        c.once('error', reject);
+        c.once('error', (err) => {
+          c.end(true);
+          reject(err);
+        });
       });
       // QoS 1: nothing is lost between the broker and the live stream
       await c.subscribeAsync(['telemetry', 'state', 'event'].map((ch) => deviceChannelFilter(ch as 'telemetry')), { qos: 1 });

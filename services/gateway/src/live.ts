@@ -7,6 +7,8 @@
  * memory: from then on it is kept only the latest telemetry message and state
  * per device and the last 100 events; the rest is counted. Once its socket has
  * drained below half the mark it gets a `dropped` summary, then what was kept.
+ * A client more than 8 × the mark behind (unsent and kept together) is
+ * disconnected with 1008.
  */
 
 import { Compile } from 'typebox/compile';
@@ -35,6 +37,8 @@ interface Client {
   readonly pendingTelemetry: Map<string, string>;
   readonly pendingState: Map<string, string>;
   pendingEvents: string[];
+  /** Bytes held in the three pending stores. */
+  pendingBytes: number;
   dropped: { since: number; telemetry: Record<string, number>; states: number; events: number };
   expiry: NodeJS.Timeout | undefined;
 }
@@ -50,7 +54,7 @@ const MAX_PENDING_EVENTS = 100;
 const clientMessage = Compile(ClientMessage);
 
 /** Close codes of the live stream (4000–4999 are the application's). */
-export const CLOSE = { tokenExpired: 4001, serverStopping: 1001 } as const;
+export const CLOSE = { tokenExpired: 4001, serverStopping: 1001, tooSlow: 1008 } as const;
 
 export class LiveHub {
   private readonly clients = new Set<Client>();
@@ -105,6 +109,7 @@ export class LiveHub {
       pendingTelemetry: new Map(),
       pendingState: new Map(),
       pendingEvents: [],
+      pendingBytes: 0,
       dropped: { since: this.now(), telemetry: {}, states: 0, events: 0 },
       expiry: undefined,
     };
@@ -138,8 +143,22 @@ export class LiveHub {
     }
   }
 
+  /**
+   * Past a hard limit (8 × the high-water mark, unsent plus kept) a client is
+   * not slow but gone or hostile — one that sends pings and never reads, say:
+   * it is disconnected (1008) rather than allowed to grow the server's memory.
+   */
+  private overLimit(c: Client): boolean {
+    if (c.socket.bufferedAmount + c.pendingBytes <= this.highWater * 8) return false;
+    this.metrics.clientErrors.inc({ reason: 'too_slow' });
+    this.log.warn({ user: c.user.username, client: c.id, buffered: c.socket.bufferedAmount, kept: c.pendingBytes }, 'live client disconnected: too far behind');
+    c.socket.close(CLOSE.tooSlow, 'too far behind');
+    c.socket.terminate();
+    return true;
+  }
+
   private send(c: Client, json: string): void {
-    if (c.socket.readyState === WebSocket.OPEN) c.socket.send(json);
+    if (c.socket.readyState === WebSocket.OPEN && !this.overLimit(c)) c.socket.send(json);
   }
 
   private deliver(c: Client, type: LiveType, device: string, json: string): void {
@@ -155,28 +174,36 @@ export class LiveHub {
       return;
     }
     switch (type) {
-      case 'telemetry':
-        if (c.pendingTelemetry.has(device)) {
+      case 'telemetry': {
+        const old = c.pendingTelemetry.get(device);
+        if (old !== undefined) {
+          c.pendingBytes -= old.length;
           c.dropped.telemetry[device] = (c.dropped.telemetry[device] ?? 0) + 1;
           this.metrics.dropped.inc({ type });
         }
         c.pendingTelemetry.set(device, json);
         break;
-      case 'state':
-        if (c.pendingState.has(device)) {
+      }
+      case 'state': {
+        const old = c.pendingState.get(device);
+        if (old !== undefined) {
+          c.pendingBytes -= old.length;
           c.dropped.states++;
           this.metrics.dropped.inc({ type });
         }
         c.pendingState.set(device, json);
         break;
+      }
       case 'event':
         c.pendingEvents.push(json);
         if (c.pendingEvents.length > MAX_PENDING_EVENTS) {
-          c.pendingEvents.shift();
+          c.pendingBytes -= c.pendingEvents.shift()!.length;
           c.dropped.events++;
           this.metrics.dropped.inc({ type });
         }
     }
+    c.pendingBytes += json.length;
+    this.overLimit(c);
   }
 
   /** Slow clients that have caught up: say what was dropped, then send what was kept. */
@@ -186,12 +213,12 @@ export class LiveHub {
       const d = c.dropped;
       const total = Object.values(d.telemetry).reduce((a, b) => a + b, 0) + d.states + d.events;
       if (total > 0) this.send(c, JSON.stringify({ type: 'dropped', since: d.since, until: this.now(), telemetry: d.telemetry, states: d.states, events: d.events }));
-      for (const json of c.pendingState.values()) this.send(c, json);
-      for (const json of c.pendingTelemetry.values()) this.send(c, json);
-      for (const json of c.pendingEvents) this.send(c, json);
+      // what was kept is already counted in pendingBytes; send it without the limit check
+      for (const json of [...c.pendingState.values(), ...c.pendingTelemetry.values(), ...c.pendingEvents]) c.socket.send(json);
       c.pendingState.clear();
       c.pendingTelemetry.clear();
       c.pendingEvents = [];
+      c.pendingBytes = 0;
       c.slow = false;
     }
   }

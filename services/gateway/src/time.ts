@@ -10,6 +10,10 @@ export function parseTime(name: string, value: string): number {
   return t;
 }
 
+/** Times the stores can hold (InfluxDB's nanosecond timestamps end in 2262). */
+const EARLIEST = 0;
+const LATEST = Date.UTC(2200, 0, 1);
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** '10s' → 10000. */
@@ -36,6 +40,9 @@ export function timeWindow(q: { from?: string; to?: string }, now: number, defau
   }
   if (problems.length > 0) throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', problems.join('; '), problems);
   from ??= to - defaults.rangeMinutes * 60_000;
+  for (const [name, t] of [['from', from], ['to', to]] as const) {
+    if (t < EARLIEST || t > LATEST) throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `${name} is outside the times hatake stores (1970-01-01 to 2200-01-01)`);
+  }
   if (from >= to) throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', 'from must be before to');
   if (to - from > defaults.maxRangeDays * 86_400_000) {
     throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `the range is longer than ${defaults.maxRangeDays} days: ask for less, or page with from/to`);

@@ -301,6 +301,24 @@ describe('live stream', () => {
     c.close();
   });
 
+  it('disconnects a client that asks and never reads, instead of buffering for it', async () => {
+    const c = await live({ token: tokens['view-north']! });
+    await c.next('hello');
+    const socket = (c.ws as unknown as { _socket: { pause(): void } })._socket;
+    socket.pause();
+    const closed = new Promise<number>((resolve) => c.ws.once('close', (code) => resolve(code)));
+    let sent = 0;
+    while (c.ws.readyState === WebSocket.OPEN && sent < 400_000) {
+      c.ws.send('{"type":"ping"}');
+      sent++;
+      if (sent % 5000 === 0) await new Promise((r) => setImmediate(r));
+    }
+    (c.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    expect(await closed).toBe(1006);
+    const errors = await gateway.metrics.clientErrors.get();
+    expect(errors.values.find((v) => v.labels['reason'] === 'too_slow')?.value).toBeGreaterThanOrEqual(1);
+  });
+
   it('closes the stream when the token expires', async () => {
     const { token } = await gateway.tokens.issue('view-north', Date.now() - (dep.config.gateway.auth.tokenTtlSeconds * 1000 - 1500));
     const c = await live({ token });

@@ -2,9 +2,10 @@
  * Batches records for the store: a write goes out when `maxRecords` are
  * waiting or the oldest has waited `maxMs`. One write at a time; while it is
  * in flight new records gather for the next. A failed write is retried with
- * back-off (1 s … 30 s) — nothing is dropped; a batch the store refuses as
- * invalid is split so the one bad record is set aside (and reported) while the
- * others are written.
+ * back-off (1 s … 30 s) — nothing is dropped; a batch the store refuses (a
+ * record it cannot store, or InfluxDB refusing part of it) is split in halves
+ * until the refused records are found: they are set aside and reported, the
+ * others written. Splitting costs about 2·log₂(n) writes per refused record.
  */
 import type { Logger } from '@hatake/runtime';
 import { StoreError, type EventRecord, type SampleRecord, type StateRecord, type TelemetryStore } from '@hatake/store';
@@ -39,6 +40,7 @@ export class Batcher {
     event: { kind: 'event', items: [], since: undefined },
   };
   private timer: NodeJS.Timeout | undefined;
+  private sleeping: { timer: NodeJS.Timeout; wake: () => void } | undefined;
   private running: Promise<void> | undefined;
   private failures = 0;
   private inFlight = 0;
@@ -87,6 +89,20 @@ export class Batcher {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.sleeping) {
+      clearTimeout(this.sleeping.timer);
+      this.sleeping.wake();
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        this.sleeping = undefined;
+        resolve();
+      };
+      this.sleeping = { timer: setTimeout(wake, ms), wake };
+    });
   }
 
   private kick(): void {
@@ -139,8 +155,15 @@ export class Batcher {
         this.lastError = undefined;
         return;
       } catch (err) {
-        if (err instanceof StoreError && err.code === 'HATAKE_ERR_STORE_INVALID_RECORD') {
-          await this.isolate(kind, batch);
+        if (err instanceof StoreError && (err.code === 'HATAKE_ERR_STORE_INVALID_RECORD' || err.code === 'HATAKE_ERR_STORE_REFUSED')) {
+          // retrying the same batch cannot help: find the refused records by halves
+          if (batch.length === 1) {
+            this.opts.onInvalid(kind, batch[0]!, err);
+            return;
+          }
+          const mid = batch.length >> 1;
+          await this.writeWithRetry(kind, batch.slice(0, mid));
+          await this.writeWithRetry(kind, batch.slice(mid));
           return;
         }
         this.failures++;
@@ -149,31 +172,9 @@ export class Batcher {
         const delay = Math.min(30_000, 1000 * 2 ** Math.min(this.failures - 1, 5));
         this.log.warn({ type: kind, records: batch.length, attempt: this.failures, retryInMs: delay, err: { message: this.lastError } }, 'store write failed; retrying');
         if (this.stopped) throw err;
-        await new Promise<void>((r) => setTimeout(r, delay));
+        await this.sleep(delay);
         if (this.stopped) throw err;
       }
-    }
-  }
-
-  /** A batch with an invalid record: write the records one by one, setting the invalid ones aside. */
-  private async isolate(kind: Kind, batch: (SampleRecord | StateRecord | EventRecord)[]): Promise<void> {
-    for (const record of batch) {
-      try {
-        await this.writeWithRetryOne(kind, record);
-      } catch (err) {
-        if (err instanceof StoreError && err.code === 'HATAKE_ERR_STORE_INVALID_RECORD') this.opts.onInvalid(kind, record, err);
-        else throw err;
-      }
-    }
-  }
-
-  private async writeWithRetryOne(kind: Kind, record: SampleRecord | StateRecord | EventRecord): Promise<void> {
-    try {
-      await this.write(kind, [record]);
-      this.metrics.stored.inc({ type: kind });
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'HATAKE_ERR_STORE_INVALID_RECORD') throw err;
-      await this.writeWithRetry(kind, [record]);
     }
   }
 }

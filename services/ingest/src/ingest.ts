@@ -48,6 +48,9 @@ export interface Ingest {
   readonly queueDepth: number;
 }
 
+/** How long stop() keeps trying to write what was received. */
+const STOP_FLUSH_MS = 10_000;
+
 /** Channels ingest stores. */
 export const INGEST_CHANNELS = ['telemetry', 'state', 'event'] as const;
 
@@ -116,7 +119,7 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
     },
   });
 
-  const onMessage = (topic: string, payload: Buffer): void => {
+  const onMessage = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
     const result = decoder.decode(topic, payload, { now: now() });
     const channel = result.ok ? result.value.channel : result.topic?.type === 'device' ? result.topic.channel : 'invalid';
     metrics.received.inc({ channel });
@@ -141,6 +144,9 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
         );
         break;
       case 'state': {
+        // a last will has no device time: it is stored when it happens; the same will
+        // handed over again as the retained state of a new subscription is not a new event
+        if (m.message.t === undefined && packet.retain === true) return;
         const record: StateRecord = { ...tags, t: m.message.t ?? now(), state: m.message };
         batcher.add('state', [record]);
         break;
@@ -190,7 +196,11 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
       c.on('offline', () => log.warn({ url }, 'broker unreachable; reconnecting'));
       await new Promise<void>((resolve, reject) => {
         c.once('connect', () => resolve());
-        c.once('error', (err) => reject(err));
+        c.once('error', (err) => {
+          // a refused login or a bad URL: give up rather than keep reconnecting in the background
+          c.end(true);
+          reject(err);
+        });
       });
       // a persistent session keeps the subscription; subscribing again is harmless and covers a fresh session
       await c.subscribeAsync(
@@ -203,7 +213,10 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
     async stop() {
       // stop receiving first, so everything received can be written before leaving
       await client?.endAsync().catch(() => undefined);
-      await batcher.flush();
+      let timer: NodeJS.Timeout | undefined;
+      const flushed = await Promise.race([batcher.flush().then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), STOP_FLUSH_MS)))]);
+      clearTimeout(timer);
+      if (!flushed) log.error({ unwritten: batcher.depth, lastError: batcher.lastError }, 'stopping with records the store did not take');
       batcher.halt();
       await ops?.stop();
       log.info('ingest stopped');

@@ -8,8 +8,8 @@ import { buildBroker, type BrokerAddresses, type HatakeBroker } from '@hatake/br
 import { buildIngest, type Ingest } from '@hatake/ingest';
 import { DEAD_LETTER_FILTER, EXAMPLE_T0, exampleEvent, examplePlowSample, exampleSensorSample, exampleState, exampleTractorSample, type DeadLetter } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
-import { EmbeddedStore, type TelemetryStore } from '@hatake/store';
-import { startMosquitto, testDeployment, waitFor, type Mosquitto, type TestDeployment } from '@hatake/testkit';
+import { EmbeddedStore, InfluxStore, type TelemetryStore } from '@hatake/store';
+import { startInfluxd, startMosquitto, testDeployment, waitFor, type Influxd, type Mosquitto, type TestDeployment } from '@hatake/testkit';
 
 const all = { from: EXAMPLE_T0 - 86_400_000, to: Date.now() + 86_400_000, limit: 1_000_000 };
 const now = Date.now();
@@ -175,5 +175,67 @@ describe('ingest behind an external broker that checks nothing (Mosquitto)', () 
     expect(letters[9]?.reasons[0]?.message).toBe('device t1 is a tractor, not a plow');
     expect(await metric(ingest, 'hatake_ingest_rejected_total')).toBe(bad.length);
     expect(await metric(ingest, 'hatake_ingest_rejected_total', { reason: 'topic' })).toBe(3);
+  });
+});
+
+describe('ingest over a real influxd that refuses, and that goes away', () => {
+  let dep: TestDeployment;
+  let broker: HatakeBroker;
+  let addr: BrokerAddresses;
+  let influxd: Influxd;
+  let store: InfluxStore;
+  let ingest: Ingest;
+  let device: MqttClient;
+  const letters: DeadLetter[] = [];
+
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+    dep = await testDeployment({ env: { HATAKE_INGEST__HTTP__PORT: '0', HATAKE_INGEST__BATCH_MAX_MS: '50' } });
+    broker = buildBroker(dep.config, { logger: silentLogger() });
+    addr = await broker.start();
+    store = new InfluxStore(
+      { ...dep.config.store.influx, url: influxd.url, username: influxd.username, password: influxd.password, retentionDays: 7, maxRetries: 2, maxRetryTimeMs: 2000, flushIntervalMs: 20 },
+      { logger: silentLogger() },
+    );
+    await store.start();
+    ingest = buildIngest(dep.config, { logger: silentLogger(), store, password: dep.secrets['ingest']!, mqttUrl: addr.mqtt.url });
+    await ingest.start();
+    const watcher = await mqtt.connectAsync(addr.mqtt.url, { username: 'gateway', password: dep.secrets['gateway'], clientId: 'gateway:dl', protocolVersion: 4, reconnectPeriod: 0 });
+    watcher.on('message', (_t, p) => letters.push(JSON.parse(p.toString()) as DeadLetter));
+    await watcher.subscribeAsync(DEAD_LETTER_FILTER, { qos: 1 });
+    device = await mqtt.connectAsync(addr.mqtt.url, { username: 't1', password: dep.secrets['t1'], clientId: 't1', protocolVersion: 4, reconnectPeriod: 0 });
+  });
+  afterAll(async () => {
+    await device.endAsync();
+    await ingest.stop();
+    await store.stop();
+    await broker.stop();
+    await influxd.stop();
+  });
+
+  const publish = (seq: number, t: number) => device.publishAsync('hatake/v1/tractor/t1/telemetry', JSON.stringify({ v: 1, ...exampleTractorSample({ seq, t }) }), { qos: 1 });
+  const stored = async (from: number, to: number) => (await store.samples({ kind: 'tractor', device: 't1', from, to, limit: 100_000 })).map((r) => r.seq as number).sort((a, b) => a - b);
+
+  it('sets aside a sample the database refuses (older than its retention) and writes the others around it', async () => {
+    const now = Date.now();
+    const base = now - 60_000;
+    for (let seq = 0; seq < 40; seq++) await publish(seq, seq === 17 ? now - 30 * 86_400_000 : base + seq);
+    await waitFor('the refused sample dead-lettered', () => (letters.some((l) => l.reasons[0]?.message.includes('partial write')) ? true : undefined), { timeoutMs: 20_000 });
+    await ingest.flush();
+    expect(await stored(base, base + 100)).toEqual(Array.from({ length: 40 }, (_, i) => i).filter((i) => i !== 17));
+    const letter = letters.find((l) => l.reasons[0]?.message.includes('partial write'))!;
+    expect(letter).toMatchObject({ source: 'ingest', note: 'refused by the store after validation' });
+    expect(await metric(ingest, 'hatake_ingest_queue_depth')).toBe(0);
+  });
+
+  it('keeps what arrives while the database is away, and writes it all when it returns', async () => {
+    const base = Date.now() - 50_000;
+    await influxd.pause();
+    for (let seq = 0; seq < 100; seq++) await publish(1000 + seq, base + seq);
+    await waitFor('a failed write', async () => ((await metric(ingest, 'hatake_ingest_write_failures_total')) >= 1 ? true : undefined), { timeoutMs: 20_000 });
+    expect(ingest.queueDepth).toBeGreaterThan(0);
+    await influxd.resume();
+    await ingest.flush();
+    expect(await stored(base, base + 200)).toEqual(Array.from({ length: 100 }, (_, i) => 1000 + i));
   });
 });

@@ -112,6 +112,7 @@ export class EmbeddedStore implements TelemetryStore {
   private instance: DuckDBInstance | undefined;
   private writer: DuckDBConnection | undefined;
   private reader: DuckDBConnection | undefined;
+  private closing = false;
   private readonly writes = new Serial();
   private readonly reads = new Serial();
 
@@ -140,7 +141,9 @@ export class EmbeddedStore implements TelemetryStore {
 
   async stop(): Promise<void> {
     const writer = this.writer;
-    if (!writer) return;
+    if (!writer || this.closing) return;
+    // from here on, new work is refused as closed rather than failing on a closed connection
+    this.closing = true;
     await this.writes.run(async () => {
       await writer.run('CHECKPOINT').catch(() => undefined);
     });
@@ -151,6 +154,7 @@ export class EmbeddedStore implements TelemetryStore {
     writer.closeSync();
     this.instance?.closeSync();
     this.instance = undefined;
+    this.closing = false;
   }
 
   async health(): Promise<string | undefined> {
@@ -158,7 +162,7 @@ export class EmbeddedStore implements TelemetryStore {
   }
 
   private connections(): { writer: DuckDBConnection; reader: DuckDBConnection } {
-    if (!this.writer || !this.reader) throw new StoreError('HATAKE_ERR_STORE_CLOSED', 'the store is not started');
+    if (!this.writer || !this.reader || this.closing) throw new StoreError('HATAKE_ERR_STORE_CLOSED', 'the store is not started');
     return { writer: this.writer, reader: this.reader };
   }
 
@@ -182,7 +186,8 @@ export class EmbeddedStore implements TelemetryStore {
         }
         a.closeSync();
         await writer.run('BEGIN TRANSACTION');
-        await writer.run(`INSERT OR REPLACE INTO ${q(table)} SELECT DISTINCT ON (device, ts) * FROM temp.${q(stage)}`);
+        // of one key written twice in a batch the last wins, as in InfluxDB
+        await writer.run(`INSERT OR REPLACE INTO ${q(table)} SELECT * EXCLUDE (r) FROM (SELECT *, row_number() OVER (PARTITION BY device, ts ORDER BY rowid DESC) AS r FROM temp.${q(stage)}) WHERE r = 1`);
         await writer.run('COMMIT');
       } catch (err) {
         await writer.run('ROLLBACK').catch(() => undefined);
@@ -290,13 +295,20 @@ export class EmbeddedStore implements TelemetryStore {
 
   async events(query: EventQuery): Promise<EventRow[]> {
     if (query.devices && query.devices.length === 0) return [];
-    const filter = query.devices ? ' AND device IN (SELECT unnest(string_split($devices, chr(31))))' : '';
-    const rows = await this.select(`SELECT ts // 1000000 AS t, * FROM ${q(EVENT_MEASUREMENT)} WHERE ts >= $from AND ts < $to${filter} ORDER BY ts LIMIT $limit`, {
-      from: BigInt(Math.trunc(query.from)) * 1_000_000n,
-      to: BigInt(Math.trunc(query.to)) * 1_000_000n,
-      limit: Math.trunc(query.limit),
-      ...(query.devices ? { devices: query.devices.join('\u001f') } : {}),
-    });
+    let filter = query.devices ? ' AND device IN (SELECT unnest(string_split($devices, chr(31))))' : '';
+    const params: Record<string, string | number | bigint> = { from: BigInt(Math.trunc(query.from)) * 1_000_000n, to: BigInt(Math.trunc(query.to)) * 1_000_000n, limit: Math.trunc(query.limit) };
+    if (query.devices) params['devices'] = query.devices.join('\u001f');
+    if (query.scope) {
+      const parts: string[] = [];
+      if (query.scope.farms === '*') parts.push('farm IS NOT NULL');
+      else if (query.scope.farms.length > 0) {
+        parts.push('farm IN (SELECT unnest(string_split($farms, chr(31))))');
+        params['farms'] = query.scope.farms.join('\u001f');
+      }
+      if (query.scope.farmless) parts.push('farm IS NULL');
+      filter += parts.length === 0 ? ' AND false' : ` AND (${parts.join(' OR ')})`;
+    }
+    const rows = await this.select(`SELECT ts // 1000000 AS t, * FROM ${q(EVENT_MEASUREMENT)} WHERE ts >= $from AND ts < $to${filter} ORDER BY ts LIMIT $limit`, params);
     return rows.map(eventFromRow);
   }
 

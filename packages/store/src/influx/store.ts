@@ -37,6 +37,16 @@ function deviceFilter(devices: readonly string[] | undefined): string {
   return ` AND (${devices.map((d) => `"device" = ${literal(d)}`).join(' OR ')})`;
 }
 
+/** Farms (and farmless devices) as a tag condition: a missing tag compares equal to ''. */
+function scopeFilter(scope: EventQuery['scope']): string {
+  if (!scope) return '';
+  const parts: string[] = [];
+  if (scope.farms === '*') parts.push(`"farm" != ''`);
+  else for (const f of scope.farms) parts.push(`"farm" = ${literal(f)}`);
+  if (scope.farmless) parts.push(`"farm" = ''`);
+  return parts.length === 0 ? ' AND false' : ` AND (${parts.join(' OR ')})`;
+}
+
 /** InfluxDB rows with their time (ms) under `t`, as the shared row mapping expects. */
 function rowsWithT(series: InfluxSeries): Row[] {
   return rowsOf(series).map((r) => ({ ...r, t: r['time'] }));
@@ -176,7 +186,7 @@ export class InfluxStore implements TelemetryStore {
   }
 
   async events(q: EventQuery): Promise<EventRow[]> {
-    const series = (await influxQuery(this.settings, `SELECT * FROM ${this.from(EVENT_MEASUREMENT)} WHERE time >= ${Math.trunc(q.from)}ms AND time < ${Math.trunc(q.to)}ms${deviceFilter(q.devices)} ORDER BY time ASC LIMIT ${q.limit}`))[0] ?? [];
+    const series = (await influxQuery(this.settings, `SELECT * FROM ${this.from(EVENT_MEASUREMENT)} WHERE time >= ${Math.trunc(q.from)}ms AND time < ${Math.trunc(q.to)}ms${deviceFilter(q.devices)}${scopeFilter(q.scope)} ORDER BY time ASC LIMIT ${q.limit}`))[0] ?? [];
     return series.flatMap(rowsWithT).map(eventFromRow);
   }
 

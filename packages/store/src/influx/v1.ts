@@ -63,9 +63,11 @@ interface QueryResponse {
 
 /** Runs InfluxQL statements; returns each statement's series. Times come back as epoch milliseconds. */
 export async function influxQuery(settings: InfluxConfig, q: string, opts: { method?: 'GET' | 'POST'; db?: boolean } = {}): Promise<InfluxSeries[][]> {
+  // (InfluxDB 1.x answers SELECT and SHOW over POST as over GET)
   const params = new URLSearchParams({ q, epoch: 'ms' });
   if (opts.db !== false) params.set('db', settings.database);
-  const method = opts.method ?? 'GET';
+  // POST: device lists can make a query longer than a URL may be
+  const method = opts.method ?? 'POST';
   const url = `${settings.url.replace(/\/$/, '')}/query${method === 'GET' ? `?${params.toString()}` : ''}`;
   let res: Response;
   try {

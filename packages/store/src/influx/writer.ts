@@ -45,10 +45,14 @@ export class DurableWriter {
         self.counters.confirmed += lines.length;
         self.settle(lines);
       },
-      writeFailed(error, lines, attempt, expires) {
+      writeFailed(error, lines, attempt) {
+        // the library gives lines up when InfluxDB refuses them (4xx but 429), after its last retry,
+        // or when their retry time is over (it reports that as this message); anything else is retried
         const refused = error instanceof HttpError && error.statusCode < 429;
-        const final = refused || attempt > self.maxRetries || expires <= Date.now();
-        if (final) {
+        if (refused) {
+          self.counters.failed += lines.length;
+          self.settle(lines, new StoreError('HATAKE_ERR_STORE_REFUSED', `InfluxDB refused ${lines.length} line(s): ${error.message}`.slice(0, 1000), { cause: error }));
+        } else if (attempt > self.maxRetries || error.message === 'Max retry time exceeded.') {
           self.counters.failed += lines.length;
           self.settle(lines, new StoreError('HATAKE_ERR_STORE_WRITE', `InfluxDB did not store ${lines.length} line(s) after ${attempt} attempt(s): ${error.message}`, { cause: error }));
         } else self.counters.retries++;
