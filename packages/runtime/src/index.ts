@@ -2,3 +2,4 @@ export * from './logger.ts';
 export * from './ops-server.ts';
 export * from './shutdown.ts';
 export { Registry, Counter, Gauge, Histogram } from 'prom-client';
+export * from './mqtt-service.ts';

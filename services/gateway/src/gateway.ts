@@ -7,11 +7,11 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm, hashSecret, verifySecret, visibilityScope } from '@hatake/auth';
 import { deviceOfMessage, findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
 import { Decoder, deviceChannelFilter } from '@hatake/protocol';
-import type { Logger } from '@hatake/runtime';
+import { connectService, type Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
 import { GatewayError } from './errors.ts';
 import { LiveHub } from './live.ts';
@@ -386,26 +386,17 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     tokens,
     async start() {
       const url = deps.mqttUrl ?? config.mqtt.url;
-      client = mqtt.connect(url, {
+      const c = await connectService({
+        url,
         clientId: config.gateway.clientId,
         username: config.gateway.username,
         password: deps.password,
         clean: true,
-        protocolVersion: config.mqtt.protocolVersion as 4 | 5,
-        keepalive: config.mqtt.keepaliveSeconds,
-        reconnectPeriod: config.mqtt.reconnectMs,
-        connectTimeout: 10_000,
+        settings: config.mqtt,
+        log,
+        onMessage: onMqtt,
       });
-      const c = client;
-      c.on('message', onMqtt);
-      c.on('error', (err) => log.warn({ err: { message: err.message } }, 'mqtt error'));
-      await new Promise<void>((resolve, reject) => {
-        c.once('connect', () => resolve());
-        c.once('error', (err) => {
-          c.end(true);
-          reject(err);
-        });
-      });
+      client = c;
       // QoS 1: nothing is lost between the broker and the live stream
       await c.subscribeAsync(['telemetry', 'state', 'event'].map((ch) => deviceChannelFilter(ch as 'telemetry')), { qos: 1 });
       hub.start();

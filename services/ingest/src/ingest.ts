@@ -5,7 +5,7 @@
  * reason (counted, and logged without the payload). A bad message never holds
  * up the good ones around it.
  */
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { deviceOfMessage, type Config } from '@hatake/config';
 import {
   Decoder,
@@ -19,7 +19,7 @@ import {
   type DeadLetter,
   type Reason,
 } from '@hatake/protocol';
-import { buildOpsServer, type Logger, type OpsServer } from '@hatake/runtime';
+import { buildOpsServer, connectService, type Logger, type OpsServer } from '@hatake/runtime';
 import type { EventRecord, SampleRecord, StateRecord, TelemetryStore } from '@hatake/store';
 import { Batcher } from './batcher.ts';
 import { createIngestMetrics, type IngestMetrics } from './metrics.ts';
@@ -179,29 +179,17 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
       });
       const http = await ops.start();
       const url = deps.mqttUrl ?? config.mqtt.url;
-      client = mqtt.connect(url, {
+      const c = await connectService({
+        url,
         clientId: config.ingest.clientId,
         username: config.ingest.username,
         password: deps.password,
         clean: false,
-        protocolVersion: config.mqtt.protocolVersion as 4 | 5,
-        keepalive: config.mqtt.keepaliveSeconds,
-        reconnectPeriod: config.mqtt.reconnectMs,
-        connectTimeout: 10_000,
+        settings: config.mqtt,
+        log,
+        onMessage,
       });
-      const c = client;
-      // a persistent session delivers what was queued right after CONNACK: handle it from the start
-      c.on('message', onMessage);
-      c.on('error', (err) => log.warn({ err: { message: err.message } }, 'mqtt error'));
-      c.on('offline', () => log.warn({ url }, 'broker unreachable; reconnecting'));
-      await new Promise<void>((resolve, reject) => {
-        c.once('connect', () => resolve());
-        c.once('error', (err) => {
-          // a refused login or a bad URL: give up rather than keep reconnecting in the background
-          c.end(true);
-          reject(err);
-        });
-      });
+      client = c;
       // a persistent session keeps the subscription; subscribing again is harmless and covers a fresh session
       await c.subscribeAsync(
         INGEST_CHANNELS.map((ch) => deviceChannelFilter(ch)),
