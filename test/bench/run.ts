@@ -11,10 +11,10 @@ import { silentLogger } from '@hatake/runtime';
 import { Rng } from '@hatake/simkit';
 import { testDeployment } from '@hatake/testkit';
 import { TractorModel } from '@hatake/tractor';
-import { benchIngest, benchLive } from './pipeline.ts';
+import { fmt, line } from './format.ts';
+import { benchLive } from './live.ts';
+import { benchIngest } from './pipeline.ts';
 
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const line = (name: string, figure: string): void => void process.stdout.write(`bench ${name}: ${figure}\n`);
 
 function timeLoop(seconds: number, body: () => number): { ops: number; perSecond: number } {
   let ops = 0;

@@ -40,6 +40,13 @@ export const BrokerSettings = Type.Object(
       default: 2 * 1024 * 1024,
       description: 'largest MQTT packet the broker reads; a client sending more is disconnected. Keep above limits.maxPayloadBytes so oversized messages reach ingest and are dead-lettered with a reason',
     }),
+    persistence: Type.Object(
+      {
+        type: Type.Union([Type.Literal('level'), Type.Literal('memory')], { default: 'level', description: 'level: sessions, queued QoS 1 messages and retained messages survive a broker restart (on disk); memory: they do not' }),
+        dir: Type.String({ minLength: 1, default: 'broker', description: 'where the level store lives, relative to deployment.dataDir' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     authFailures: Type.Object(
       {
         maxAttempts: Type.Integer({ minimum: 1, default: 10, description: 'failed logins of one account from one address within the window before that pair is blocked (an address alone: 10 times as many)' }),
@@ -201,6 +208,22 @@ export const IngestSettings = Type.Object(
     ...serviceLogin('ingest'),
     batchMaxSamples: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000, description: 'write a batch when it has this many records…' }),
     batchMaxMs: Type.Integer({ minimum: 1, maximum: 60_000, default: 200, description: '…or when its oldest record has waited this long' }),
+    batchMaxBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024, default: 1024 * 1024, description: '…or when the messages in it add up to this many bytes' }),
+    writeConcurrency: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'store writes in flight at once' }),
+    maxUnacked: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 20_000, description: 'messages received and not yet durable before ingest stops reading from the broker (the broker holds the rest)' }),
+    maxLagSeconds: Type.Integer({ minimum: 1, default: 60, description: '/healthz turns unhealthy when the oldest message not yet durable is older than this' }),
+    shareGroup: Type.Optional(
+      Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'subscribe as $share/<group>/… so several ingest instances split the telemetry (MQTT 5 external broker; the embedded broker refuses it)' }),
+    ),
+    spool: Type.Object(
+      {
+        dir: Type.String({ minLength: 1, default: 'spool', description: 'write-ahead spool directory, relative to deployment.dataDir; one per ingest instance' }),
+        maxBytes: Type.Integer({ minimum: 64 * 1024, default: 1024 * 1024 * 1024, description: 'spool size bound; when full, ingest stops acknowledging and raises an alarm' }),
+        segmentBytes: Type.Integer({ minimum: 4096, default: 16 * 1024 * 1024, description: 'spool file size; a file is deleted once everything in it is stored' }),
+        afterMs: Type.Integer({ minimum: 1, maximum: 600_000, default: 2000, description: 'a batch the store has not confirmed within this time is spooled (so the broker gets its acknowledgements)' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     http: Listener(9102, '/metrics and /healthz port (0: any free port)'),
   },
   { default: {}, additionalProperties: false },

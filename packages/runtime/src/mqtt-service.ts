@@ -12,6 +12,8 @@ export interface ServiceConnection {
   log: Logger;
   /** attached before CONNECT, so what a persistent session queued is handled from the first packet */
   onMessage: OnMessageCallback;
+  /** called with the client before any packet is read (ingest takes over its acknowledgements here) */
+  prepare?: (client: MqttClient) => void;
 }
 
 /**
@@ -29,6 +31,7 @@ export async function connectService(opts: ServiceConnection): Promise<MqttClien
     reconnectPeriod: opts.settings.reconnectMs,
     connectTimeout: 10_000,
   });
+  opts.prepare?.(c);
   c.on('message', opts.onMessage);
   c.on('error', (err) => opts.log.warn({ err: { message: err.message } }, 'mqtt error'));
   c.on('offline', () => opts.log.warn({ url: opts.url }, 'broker unreachable; reconnecting'));

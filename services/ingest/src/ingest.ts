@@ -191,8 +191,10 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
       });
       client = c;
       // a persistent session keeps the subscription; subscribing again is harmless and covers a fresh session
+      // with a share group, the broker hands each message to one instance of the group
+      const share = config.ingest.shareGroup;
       await c.subscribeAsync(
-        INGEST_CHANNELS.map((ch) => deviceChannelFilter(ch)),
+        INGEST_CHANNELS.map((ch) => (share ? `$share/${share}/${deviceChannelFilter(ch)}` : deviceChannelFilter(ch))),
         { qos: 1 },
       );
       log.info({ url, clientId: config.ingest.clientId }, 'ingest subscribed');
