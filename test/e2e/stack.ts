@@ -18,6 +18,8 @@ export interface Stack {
   readonly addr: BrokerAddresses;
   readonly store: TelemetryStore;
   readonly ingest: Ingest;
+  /** Ingest's ops address (`/metrics`, `/healthz`). */
+  readonly ingestHttp: string;
   readonly gateway: Gateway;
   readonly api: string;
   readonly ws: string;
@@ -48,7 +50,7 @@ export async function startStack(adapter: 'influx' | 'embedded', opts: { env?: R
   const broker = buildBroker(dep.config, { logger: silentLogger() });
   const addr = await broker.start();
   const ingest = buildIngest(dep.config, { logger: silentLogger(), store, password: dep.secrets['ingest']!, mqttUrl: addr.mqtt.url });
-  await ingest.start();
+  const ingestHttp = (await ingest.start()).http.url;
   const gateway = buildGateway(dep.config, { logger: silentLogger(), store, password: dep.secrets['gateway']!, mqttUrl: addr.mqtt.url });
   const { http } = await gateway.start();
   const fleets: Fleet[] = [];
@@ -62,6 +64,7 @@ export async function startStack(adapter: 'influx' | 'embedded', opts: { env?: R
     addr,
     store,
     ingest,
+    ingestHttp,
     gateway,
     api: http.url,
     ws: http.ws,

@@ -4,6 +4,9 @@
  * with known passwords (hashed cheaply: tests only) and every listener on
  * loopback port 0.
  */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { TEST_SCRYPT_COST, hashSecret } from '@hatake/auth';
 import { buildConfig, type Config } from '@hatake/config';
 
@@ -51,7 +54,8 @@ export async function testDeployment(opts: TestDeploymentOptions = {}): Promise<
   );
   const pick = (names: string[]) => Object.fromEntries(names.map((n) => [n, hashes[n]!]));
   const raw: Record<string, unknown> = {
-    deployment: { name: 'test', dataDir: 'data' },
+    // a fresh data directory per deployment: spools, broker persistence and the embedded store never leak between tests
+    deployment: { name: 'test', dataDir: await mkdtemp(join(tmpdir(), 'hatake-test-')) },
     broker: { mqtt: { port: 0 }, ws: { port: 0 }, http: { port: 0 }, authFailures: { maxAttempts: 1000 } },
     farms: [
       { id: 'north', name: 'North farm', fields: { type: 'FeatureCollection', features: [{ type: 'Feature', properties: { id: 'n1', name: 'N1' }, geometry: TEST_FIELDS.north.polygon }] } },

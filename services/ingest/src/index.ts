@@ -1,3 +1,6 @@
 export * from './ingest.ts';
 export * from './metrics.ts';
-export * from './batcher.ts';
+export * from './errors.ts';
+export * from './pipeline.ts';
+export * from './spool.ts';
+export * from './acks.ts';

@@ -3,9 +3,12 @@
  * validates every message, batches good samples, states and events into the
  * store, and republishes each bad message to its dead-letter topic with every
  * reason (counted, and logged without the payload). A bad message never holds
- * up the good ones around it.
+ * up the good ones around it. A message is acknowledged to the broker only
+ * once its records are durable — stored, or in the write-ahead spool — so a
+ * crash, a store outage or a full disk loses nothing the broker handed over.
  */
-import type { MqttClient } from 'mqtt';
+import { resolve } from 'node:path';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import { deviceOfMessage, type Config } from '@hatake/config';
 import {
   Decoder,
@@ -21,8 +24,10 @@ import {
 } from '@hatake/protocol';
 import { buildOpsServer, connectService, type Logger, type OpsServer } from '@hatake/runtime';
 import type { EventRecord, SampleRecord, StateRecord, TelemetryStore } from '@hatake/store';
-import { Batcher } from './batcher.ts';
+import { AckGate, type AckToken } from './acks.ts';
 import { createIngestMetrics, type IngestMetrics } from './metrics.ts';
+import { Pipeline } from './pipeline.ts';
+import { Spool } from './spool.ts';
 
 export interface IngestDeps {
   readonly logger: Logger;
@@ -34,21 +39,25 @@ export interface IngestDeps {
   readonly mqttUrl?: string;
   readonly now?: () => number;
   readonly metrics?: IngestMetrics;
+  /** Spool directory, when it differs from the configuration's (`deployment.dataDir`/`ingest.spool.dir`). */
+  readonly spoolDir?: string;
 }
 
 export interface Ingest {
   readonly metrics: IngestMetrics;
   /** Connects, subscribes, and serves /metrics and /healthz; resolves with the ops address. */
   start(): Promise<{ http: { host: string; port: number; url: string } }>;
-  /** Stops receiving, writes everything received, disconnects. */
+  /** Stops reading, makes everything received durable (stored or spooled) and acknowledges it, disconnects. */
   stop(): Promise<void>;
-  /** Writes everything received so far (tests, shutdown). */
+  /** Resolves when everything received so far is durable (stored or spooled). */
   flush(): Promise<void>;
-  /** Records received and not yet confirmed by the store. */
+  /** Resolves when everything received so far is in the store (the spool replayed too). */
+  drained(): Promise<void>;
+  /** Records received and not yet durable. */
   readonly queueDepth: number;
 }
 
-/** How long stop() keeps trying to write what was received. */
+/** How long stop() waits for what was received to become durable (what is not stays unacknowledged: the broker redelivers it). */
 const STOP_FLUSH_MS = 10_000;
 
 /** Channels ingest stores. */
@@ -87,6 +96,9 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
   const source = config.ingest.username;
   let client: MqttClient | undefined;
   let ops: OpsServer | undefined;
+  let stopSampler = (): void => undefined;
+
+  const gate = new AckGate({ maxUnacked: config.ingest.maxUnacked, now, onAck: (n) => metrics.acked.inc(n) });
 
   const deadLetter = (topic: string, payload: Buffer, reasons: readonly Reason[], note?: string): void => {
     const code = primaryReason(reasons);
@@ -106,66 +118,113 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
       ...(note ? { note: note.slice(0, 256) } : {}),
     };
     const dl = deadLetterTopic(source);
+    // handed to the client's outgoing queue (resent after a reconnect); not awaited: its PUBACK arrives on the
+    // same connection whose reading may be paused for back-pressure
     client?.publishAsync(dl, encodeMessage(dl, letter), { qos: 1 }).catch(() => metrics.deadLetterFailures.inc());
   };
 
-  const batcher = new Batcher(deps.store, metrics, log, {
-    maxRecords: config.ingest.batchMaxSamples,
-    maxMs: config.ingest.batchMaxMs,
-    now,
-    onInvalid: (kind, record, err) => {
-      const reason: Reason = { code: 'rule', path: '', message: `the store refused this ${kind}: ${err.message}`.slice(0, 512) };
-      deadLetter(`${record.kind}/${record.device}`, Buffer.from(JSON.stringify(record)), [reason], 'refused by the store after validation');
-    },
-  });
+  let spool: Spool | undefined;
+  let pipeline: Pipeline | undefined;
+  const spoolDir = deps.spoolDir ?? resolve(config.deployment.dataDir, config.ingest.spool.dir);
 
-  const onMessage = (topic: string, payload: Buffer, packet: { retain?: boolean }): void => {
+  const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+    const token = gate.receive(packet);
+    try {
+      if (!accept(topic, payload, packet, token)) gate.settle(token);
+    } catch (err) {
+      // a bug must not take ingest down with the messages around it: dead-letter this one and go on
+      log.error({ err: { message: (err as Error).message, stack: (err as Error).stack } }, 'message handling failed');
+      deadLetter(topic, payload, [{ code: 'rule', path: '', message: 'ingest failed to handle this message' }]);
+      gate.settle(token);
+    }
+    metrics.unacked.set(gate.unacked);
+  };
+
+  /** Hands a message's records to the pipeline (true), or deals with it at once (false: dead-lettered or nothing to store). */
+  const accept = (topic: string, payload: Buffer, packet: IPublishPacket, token: AckToken | undefined): boolean => {
     const result = decoder.decode(topic, payload, { now: now() });
     const channel = result.ok ? result.value.channel : result.topic?.type === 'device' ? result.topic.channel : 'invalid';
     metrics.received.inc({ channel });
     if (!result.ok) {
       deadLetter(topic, payload, result.reasons);
-      return;
+      return false;
     }
     const m = result.value;
-    if (m.channel !== 'telemetry' && m.channel !== 'state' && m.channel !== 'event') return;
+    if (m.channel !== 'telemetry' && m.channel !== 'state' && m.channel !== 'event') return false;
     const known = deviceOfMessage(config, m.kind, m.deviceId);
     if ('reason' in known) {
       deadLetter(topic, payload, [{ code: 'rule', path: '', message: known.reason }]);
-      return;
+      return false;
     }
     const device = known.device;
     const tags = { kind: m.kind, device: m.deviceId, ...(device.farm !== undefined ? { farm: device.farm } : {}) };
+    const p = pipeline!;
     switch (m.channel) {
-      case 'telemetry':
-        batcher.add(
-          'sample',
-          m.samples.map((sample) => ({ ...tags, ...(device.field !== undefined ? { field: device.field } : {}), sample }) as SampleRecord),
-        );
-        break;
+      case 'telemetry': {
+        const field = device.field;
+        const records = m.samples.map((sample) => (field !== undefined ? { ...tags, field, sample } : { ...tags, sample }) as SampleRecord);
+        p.add('sample', records, payload.length, token);
+        return true;
+      }
       case 'state': {
         // a last will has no device time: it is stored when it happens; the same will
         // handed over again as the retained state of a new subscription is not a new event
-        if (m.message.t === undefined && packet.retain === true) return;
+        if (m.message.t === undefined && packet.retain === true) return false;
         const record: StateRecord = { ...tags, t: m.message.t ?? now(), state: m.message };
-        batcher.add('state', [record]);
-        break;
+        p.add('state', [record], payload.length, token);
+        return true;
       }
       case 'event': {
         const record: EventRecord = { ...tags, event: m.message };
-        batcher.add('event', [record]);
-        break;
+        p.add('event', [record], payload.length, token);
+        return true;
       }
     }
   };
 
+  const lag = (): number => Math.max(gate.oldestAge(), pipeline?.oldestAge() ?? 0);
+
   return {
     metrics,
     get queueDepth() {
-      return batcher.depth;
+      return pipeline?.depth ?? 0;
     },
-    flush: () => batcher.flush(),
+    flush: async () => {
+      await pipeline?.flush();
+    },
+    drained: async () => {
+      await pipeline?.drained();
+    },
     async start() {
+      spool = await Spool.open({ dir: spoolDir, maxBytes: config.ingest.spool.maxBytes, segmentBytes: config.ingest.spool.segmentBytes, log });
+      pipeline = new Pipeline(deps.store, spool, metrics, log, {
+        maxRecords: config.ingest.batchMaxSamples,
+        maxBytes: config.ingest.batchMaxBytes,
+        maxMs: config.ingest.batchMaxMs,
+        concurrency: config.ingest.writeConcurrency,
+        spoolAfterMs: config.ingest.spool.afterMs,
+        now,
+        onInvalid: (kind, record, err) => {
+          const reason: Reason = { code: 'rule', path: '', message: `the store refused this ${kind}: ${err.message}`.slice(0, 512) };
+          deadLetter(`${record.kind}/${record.device}`, Buffer.from(JSON.stringify(record)), [reason], 'refused by the store after validation');
+        },
+        settle: (tokens) => {
+          for (const t of tokens) gate.settle(t);
+          metrics.unacked.set(gate.unacked);
+        },
+        stale: (t) => gate.stale(t),
+      });
+      pipeline.start();
+      metrics.lagSeconds.set(0);
+      const collect = (): void => {
+        metrics.lagSeconds.set(lag() / 1000);
+        metrics.unacked.set(gate.unacked);
+        metrics.stalled.set(gate.stalling ? 1 : 0);
+      };
+      const sampler = setInterval(collect, 1000);
+      sampler.unref();
+      stopSampler = () => clearInterval(sampler);
+      const maxLagMs = config.ingest.maxLagSeconds * 1000;
       ops = buildOpsServer({
         host: config.ingest.http.host,
         port: config.ingest.http.port,
@@ -173,8 +232,15 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
         logger: deps.logger,
         checks: [
           { name: 'mqtt', check: () => (client?.connected ? undefined : 'not connected to the broker') },
-          { name: 'store', check: () => batcher.lastError ?? deps.store.health() },
-          { name: 'backlog', check: () => (batcher.oldestAge() > 60_000 ? `records have waited ${Math.round(batcher.oldestAge() / 1000)} s for the store` : undefined) },
+          { name: 'spool', check: () => (pipeline?.spoolFullSince !== undefined ? `spool full for ${Math.round((now() - pipeline.spoolFullSince) / 1000)} s: acknowledgements held` : pipeline?.spoolError) },
+          {
+            name: 'lag',
+            check: () => {
+              collect();
+              const l = lag();
+              return l > maxLagMs ? `the oldest message not yet durable has waited ${Math.round(l / 1000)} s (limit ${config.ingest.maxLagSeconds} s)` : undefined;
+            },
+          },
         ],
       });
       const http = await ops.start();
@@ -187,29 +253,42 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
         clean: false,
         settings: config.mqtt,
         log,
-        onMessage,
+        onMessage: onMessage as (topic: string, payload: Buffer, packet: unknown) => void,
+        prepare: (cl) => {
+          gate.attach(cl);
+          cl.on('reconnect', () => metrics.reconnects.inc());
+        },
       });
       client = c;
-      // a persistent session keeps the subscription; subscribing again is harmless and covers a fresh session
+      // a persistent session keeps the subscription; subscribing again is harmless and covers a fresh session;
       // with a share group, the broker hands each message to one instance of the group
       const share = config.ingest.shareGroup;
       await c.subscribeAsync(
         INGEST_CHANNELS.map((ch) => (share ? `$share/${share}/${deviceChannelFilter(ch)}` : deviceChannelFilter(ch))),
         { qos: 1 },
       );
-      log.info({ url, clientId: config.ingest.clientId }, 'ingest subscribed');
+      log.info({ url, clientId: config.ingest.clientId, spool: spoolDir }, 'ingest subscribed');
       return { http: { ...http, url: `http://${http.host}:${http.port}` } };
     },
     async stop() {
-      // stop receiving first, so everything received can be written before leaving
-      await client?.endAsync().catch(() => undefined);
-      let timer: NodeJS.Timeout | undefined;
-      const flushed = await Promise.race([batcher.flush().then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), STOP_FLUSH_MS)))]);
-      clearTimeout(timer);
-      if (!flushed) log.error({ unwritten: batcher.depth, lastError: batcher.lastError }, 'stopping with records the store did not take');
-      batcher.halt();
+      // stop reading; make what was received durable so its acknowledgements go out; then leave
+      gate.pause();
+      const durable = (await pipeline?.flush(STOP_FLUSH_MS)) ?? true;
+      if (!durable) log.error({ notDurable: pipeline?.depth, storeError: pipeline?.storeError, spoolError: pipeline?.spoolError }, 'stopping with records neither stored nor spooled: they stay unacknowledged and the broker redelivers them');
+      if (client) await endClient(client);
+      await pipeline?.stop();
+      await spool?.close();
+      stopSampler();
       await ops?.stop();
       log.info('ingest stopped');
     },
   };
+}
+
+/** Disconnects, giving outgoing messages (dead letters) a moment to be acknowledged. */
+async function endClient(c: MqttClient): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([c.endAsync(false).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
+  clearTimeout(timer);
+  if (!c.disconnected) await c.endAsync(true).catch(() => undefined);
 }
