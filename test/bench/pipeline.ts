@@ -1,60 +1,102 @@
 /**
- * Ingest benchmarks: sustained device → broker → ingest → real influxd.
+ * Ingest benchmarks, end to end and each piece in a process of its own, as in
+ * production: simulated devices (a load process) → broker → ingest (its own
+ * process) → a real influxd. The figure is sustained: from the first publish
+ * to InfluxDB having confirmed the last sample, with the count checked in
+ * InfluxDB afterwards (zero loss or it says so).
  */
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import mqtt, { type MqttClient } from 'mqtt';
-import { exampleSensorSample } from '@hatake/protocol';
-import { startStack } from '../e2e/stack.ts';
-
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { startInfluxd, startMosquitto, startProcess, testDeployment } from '@hatake/testkit';
+import { scrape } from '../e2e/scrape.ts';
 import { fmt, line } from './format.ts';
 
-async function publishAll(clients: MqttClient[], ids: string[], payloadsOf: (d: number) => string[], window: number): Promise<void> {
-  await Promise.all(
-    clients.map(async (c, d) => {
-      const topic = `hatake/v1/sensor/${ids[d]}/telemetry`;
-      const payloads = payloadsOf(d);
-      for (let i = 0; i < payloads.length; i += window) await Promise.all(payloads.slice(i, i + window).map((p) => c.publishAsync(topic, p, { qos: 1 })));
-    }),
-  );
+const INGEST = fileURLToPath(new URL('../e2e/bin/ingest-process.ts', import.meta.url));
+const BROKER = fileURLToPath(new URL('./bin/broker-process.ts', import.meta.url));
+const LOAD = fileURLToPath(new URL('./bin/load.ts', import.meta.url));
+const NODE_ARGS = ['--conditions=@hatake/source', '--import', 'tsx', ...(process.env['HATAKE_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['HATAKE_BENCH_PROF']}`] : [])];
+
+export interface EndToEnd {
+  readonly messagesPerSecond: number;
+  readonly pointsPerSecond: number;
+  readonly lost: number;
 }
 
-/** N devices publish M messages of `perMessage` samples at QoS 1 as fast as they are acknowledged; time until InfluxDB has them all. */
-export async function benchIngest(devices: number, messages: number, perMessage: number): Promise<void> {
-  const stack = await startStack('influx', {
-    env: { HATAKE_LIMITS__DEVICE_PUBLISH_RATE: '1000000', HATAKE_LIMITS__DEVICE_PUBLISH_BURST: '1000000', HATAKE_INGEST__BATCH_MAX_MS: '200' },
-    overrides: { deviceGroups: [{ prefix: 'load', kind: 'sensor', count: devices, farm: 'north', field: 'n1' }] },
+/** Runs one load; resolves with the sustained figures. */
+export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; devices: number; messages: number; perMessage: number; window: number; ceiling?: number }): Promise<EndToEnd> {
+  const influxd = await startInfluxd();
+  const mosquitto = opts.broker === 'mosquitto' ? await startMosquitto() : undefined;
+  const dir = await mkdtemp(join(tmpdir(), 'hatake-bench-'));
+  const dep = await testDeployment({
+    env: {
+      HATAKE_STORE__ADAPTER: 'influx',
+      HATAKE_STORE__INFLUX__URL: influxd.url,
+      HATAKE_STORE__INFLUX__USERNAME: influxd.username,
+      HATAKE_STORE__INFLUX__PASSWORD: influxd.password,
+      HATAKE_INGEST__HTTP__PORT: '0',
+      HATAKE_MQTT__PROTOCOL_VERSION: opts.broker === 'mosquitto' ? '5' : '4',
+      HATAKE_LIMITS__DEVICE_PUBLISH_RATE: '1000000',
+      HATAKE_LIMITS__DEVICE_PUBLISH_BURST: '1000000',
+    },
+    overrides: { deviceGroups: [{ prefix: 'load', kind: 'sensor', count: opts.devices, farm: 'north', field: 'n1' }] },
   });
+  const children: { stop(signal?: NodeJS.Signals): Promise<unknown> }[] = [];
   try {
-    const ids = Array.from({ length: devices }, (_, i) => `load-${String(i + 1).padStart(4, '0')}`);
-    const clients = await Promise.all(ids.map((id) => mqtt.connectAsync(stack.addr.mqtt.url, { username: id, password: stack.dep.secrets['load'], clientId: id, protocolVersion: 4, reconnectPeriod: 0 })));
-    const t0 = Date.now() - 3_600_000;
-    const payloadsOf = (d: number): string[] =>
-      Array.from({ length: messages }, (_, m) => {
-        const samples = Array.from({ length: perMessage }, (_, k) => {
-          const seq = m * perMessage + k;
-          return exampleSensorSample({ seq, t: t0 + seq * 10, soilMoisture: 20 + (d % 10) });
-        });
-        return JSON.stringify(perMessage === 1 ? { v: 1, ...samples[0] } : { v: 1, samples });
-      });
-    const total = devices * messages * perMessage;
+    let url = mosquitto?.url;
+    if (!url) {
+      const cfg = join(dir, 'broker.json');
+      await writeFile(cfg, JSON.stringify({ config: dep.config }), { mode: 0o600 });
+      const broker = await startProcess(process.execPath, [...NODE_ARGS, BROKER, cfg], /broker ready \S+/, { timeoutMs: 30_000 });
+      children.push(broker);
+      url = /broker ready (\S+)/.exec(broker.output())![1]!;
+    }
+    const cfg = join(dir, 'ingest.json');
+    await writeFile(cfg, JSON.stringify({ config: dep.config, password: dep.secrets['ingest'], mqttUrl: url }), { mode: 0o600 });
+    const ingest = await startProcess(process.execPath, [...NODE_ARGS, INGEST, cfg], /ingest ready \S+/, { timeoutMs: 30_000 });
+    children.push(ingest);
+    const metrics = `${/ingest ready (\S+)/.exec(ingest.output())![1]!}/metrics`;
+    const ids = Array.from({ length: opts.devices }, (_, i) => `load-${String(i + 1).padStart(4, '0')}`);
+    const spec = { url, ids, password: dep.secrets['load'], messages: opts.messages, perMessage: opts.perMessage, window: opts.window, t0: Date.now() - 3_600_000, protocolVersion: opts.broker === 'mosquitto' ? 5 : 4 };
+    const load = spawn(process.execPath, [...NODE_ARGS, LOAD, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: load.stdout });
+    const next = (): Promise<string> => new Promise((resolve, reject) => {
+      lines.once('line', resolve);
+      load.once('exit', (code) => reject(new Error(`load generator exited (${code})`)));
+    });
+    await next(); // ready
+    const total = opts.devices * opts.messages * opts.perMessage;
     const start = performance.now();
-    await publishAll(clients, ids, payloadsOf, 50);
-    const published = performance.now();
-    // until InfluxDB has confirmed every sample
+    load.stdin.write('go\n');
+    const publishedMs = Number((await next()).split(' ')[1]);
+    let lastTrace = 0;
     for (;;) {
-      const stored = (await stack.ingest.metrics.stored.get()).values.find((v) => v.labels['type'] === 'sample')?.value ?? 0;
-      if (stored >= total) break;
-      await new Promise((r) => setTimeout(r, 20));
+      if ((await scrape(metrics, 'hatake_ingest_stored_total')) >= total) break;
+      if (process.env['HATAKE_BENCH_TRACE'] && performance.now() - lastTrace > 250) {
+        lastTrace = performance.now();
+        const m = await Promise.all(['hatake_ingest_received_total', 'hatake_ingest_acked_total', 'hatake_ingest_stored_total', 'hatake_ingest_unacked_messages', 'hatake_ingest_queue_depth', 'hatake_ingest_spooled_total'].map((n) => scrape(metrics, n)));
+        process.stderr.write(`${((lastTrace - start) / 1000).toFixed(2)} s received ${m[0]} acked ${m[1]} stored ${m[2]} unacked ${m[3]} depth ${m[4]} spooled ${m[5]}\n`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
     }
     const seconds = (performance.now() - start) / 1000;
-    const counted = JSON.stringify(await stack.influxd!.query('SELECT count(seq) FROM hatake.sensor', 'hatake'));
+    const counted = JSON.stringify(await influxd.query('SELECT count(seq) FROM hatake.sensor', 'hatake'));
     const count = Number(/"values":\[\["?[^,]*"?,(\d+)\]\]/.exec(counted)?.[1] ?? -1);
+    const msgs = (opts.devices * opts.messages) / seconds;
+    const points = total / seconds;
     line(
-      `ingest → real influxd, ${devices} devices × ${fmt(messages)} messages QoS 1, ${perMessage} sample(s) per message`,
-      `${fmt((devices * messages) / seconds)} msg/s, ${fmt(total / seconds)} samples/s sustained (publishing took ${((published - start) / 1000).toFixed(1)} s of ${seconds.toFixed(1)} s); InfluxDB count ${fmt(count)} of ${fmt(total)} published${count === total ? ' (all stored)' : ' — MISSING SAMPLES'}`,
+      `end to end (${opts.devices} devices → ${opts.broker === 'mosquitto' ? 'Mosquitto' : 'embedded aedes broker'} → ingest → influxd, separate processes), ${opts.perMessage} sample(s) per message, QoS 1`,
+      `${fmt(msgs)} msg/s, ${fmt(points)} points/s sustained over ${seconds.toFixed(1)} s (devices published in ${(publishedMs / 1000).toFixed(1)} s)${opts.ceiling ? `, ${((points / opts.ceiling) * 100).toFixed(0)} % of the InfluxDB ceiling` : ''}; InfluxDB count ${fmt(count)} of ${fmt(total)}${count === total ? ' (zero loss)' : ' — MISSING SAMPLES'}`,
     );
-    await Promise.all(clients.map((c) => c.endAsync()));
+    load.kill();
+    return { messagesPerSecond: msgs, pointsPerSecond: points, lost: total - count };
   } finally {
-    await stack.stop();
+    for (const c of children.reverse()) await c.stop('SIGTERM');
+    await mosquitto?.stop();
+    await influxd.stop();
   }
 }

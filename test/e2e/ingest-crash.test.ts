@@ -16,19 +16,12 @@ import { exampleSensorSample } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
 import { InfluxStore } from '@hatake/store';
 import { startInfluxd, startProcess, testDeployment, waitFor, type Influxd, type TestDeployment } from '@hatake/testkit';
+import { scrape } from './scrape.ts';
 
 const CHILD = fileURLToPath(new URL('./bin/ingest-process.ts', import.meta.url));
 const DEVICES = ['s1', 's2'] as const;
 
 type Child = Awaited<ReturnType<typeof startProcess>> & { metricsUrl: string };
-
-/** Sums a metric's samples in Prometheus text. */
-export async function scrape(url: string, name: string): Promise<number> {
-  const text = await (await fetch(url)).text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-  return sum;
-}
 
 describe('ingest killed with SIGKILL', () => {
   let influxd: Influxd;

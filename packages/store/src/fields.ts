@@ -65,6 +65,16 @@ export function nanoKey(tMs: number, discriminator: number): bigint {
   return BigInt(Math.trunc(tMs)) * 1_000_000n + BigInt(((discriminator % 1_000_000) + 1_000_000) % 1_000_000);
 }
 
+const PAD = ['', '0', '00', '000', '0000', '00000'];
+
+/** {@link nanoKey} as line-protocol text, without BigInt arithmetic for the usual case (a positive ms time). */
+export function nanoKeyText(tMs: number, discriminator: number): string {
+  const t = Math.trunc(tMs);
+  if (t <= 0 || !Number.isSafeInteger(t)) return nanoKey(tMs, discriminator).toString();
+  const d = String(((discriminator % 1_000_000) + 1_000_000) % 1_000_000);
+  return `${t}${PAD[6 - d.length]}${d}`;
+}
+
 /** A stable number from a string (FNV-1a). */
 export function stableHash(text: string): number {
   let h = 0x811c9dc5;

@@ -3,5 +3,5 @@ export * from './errors.ts';
 export * from './fields.ts';
 export { InfluxStore } from './influx/store.ts';
 export { EmbeddedStore } from './embedded/store.ts';
-export { toV1Path, literal as influxLiteral, ident as influxIdent } from './influx/v1.ts';
+export { literal as influxLiteral, ident as influxIdent } from './influx/v1.ts';
 export * from './create.ts';

@@ -9,7 +9,7 @@
 import { escape } from '@influxdata/influxdb-client';
 import type { DeviceKind } from '@hatake/protocol';
 import { StoreError } from './errors.ts';
-import { SAMPLE_FIELDS, bitsToText, nanoKey, stableHash, type FieldDef } from './fields.ts';
+import { SAMPLE_FIELDS, bitsToText, nanoKey, nanoKeyText, stableHash, type FieldDef } from './fields.ts';
 import type { AuditRecord, EventRecord, SampleRecord, StateRecord } from './port.ts';
 
 // eslint-disable-next-line no-control-regex -- refusing control characters is the point
@@ -79,15 +79,28 @@ function tags(pairs: readonly (readonly [string, string | undefined])[]): string
   return pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `,${k}=${escape.tag(v!)}`).join('');
 }
 
+/** Measurement and tags of a device's samples, made once per device (a hot path: every sample of a busy fleet). */
+const sampleSeries = new Map<string, string>();
+function sampleSeriesOf(r: SampleRecord): string {
+  const key = `${r.kind}\u0000${r.device}\u0000${r.farm ?? ''}\u0000${r.field ?? '\u0000'}`;
+  let series = sampleSeries.get(key);
+  if (series === undefined) {
+    series = `${r.kind}${tags([['device', r.device], ['farm', r.farm], ['field', r.field]])}`;
+    if (sampleSeries.size >= 100_000) sampleSeries.clear();
+    sampleSeries.set(key, series);
+  }
+  return series;
+}
+
 /** A sample as a line; its timestamp is the {@link nanoKey} of (t, seq). */
 export function sampleLine(r: SampleRecord): string {
   const s = r.sample as unknown as Record<string, unknown>;
-  const fields: string[] = [];
+  let fields = '';
   for (const f of SAMPLE_FIELDS[r.kind]) {
     const v = s[f.name];
-    if (v !== undefined) fields.push(fieldText(f, v));
+    if (v !== undefined) fields += fields.length === 0 ? fieldText(f, v) : `,${fieldText(f, v)}`;
   }
-  return `${r.kind}${tags([['device', r.device], ['farm', r.farm], ['field', r.field]])} ${fields.join(',')} ${nanoKey(s['t'] as number, s['seq'] as number)}`;
+  return `${sampleSeriesOf(r)} ${fields} ${nanoKeyText(s['t'] as number, s['seq'] as number)}`;
 }
 
 /** Key of a state: one per device per millisecond. */

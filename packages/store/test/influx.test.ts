@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InfluxConfig } from '@hatake/config';
 import { EXAMPLE_T0, exampleTractorSample } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
-import { InfluxStore, toV1Path, type TelemetryStore } from '@hatake/store';
+import { InfluxStore, type TelemetryStore } from '@hatake/store';
 import { startInfluxd, type Influxd } from '@hatake/testkit';
 import { storeContract } from './contract.ts';
 
@@ -31,10 +31,8 @@ function settings(over: Partial<InfluxConfig> = {}): InfluxConfig {
     username: influxd.username,
     password: influxd.password,
     batchSize: 5000,
-    flushIntervalMs: 50,
     maxRetries: 3,
     maxRetryTimeMs: 10_000,
-    maxBufferLines: 100_000,
     gzipThreshold: 1000,
     timeoutMs: 5000,
     ...over,
@@ -59,11 +57,6 @@ storeContract('influx (real influxd 1.6, auth on)', async () => {
 });
 
 describe('influx adapter', () => {
-  it('speaks the v1 write path', () => {
-    expect(toV1Path('/api/v2/write?org=&bucket=hatake%2Fautogen&precision=ns')).toBe('/write?db=hatake&precision=ns&rp=autogen');
-    expect(toV1Path('/query?q=x')).toBe('/query?q=x');
-  });
-
   it('creates the database and a retention policy it can write to', async () => {
     const s = settings({ retentionDays: 30 });
     const store = new InfluxStore(s, { logger: silentLogger() });

@@ -98,6 +98,7 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
   let ops: OpsServer | undefined;
   let stopSampler = (): void => undefined;
 
+  const receivedBy: Record<string, { inc(): void }> = {};
   const gate = new AckGate({ maxUnacked: config.ingest.maxUnacked, now, onAck: (n) => metrics.acked.inc(n) });
 
   const deadLetter = (topic: string, payload: Buffer, reasons: readonly Reason[], note?: string): void => {
@@ -137,14 +138,13 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
       deadLetter(topic, payload, [{ code: 'rule', path: '', message: 'ingest failed to handle this message' }]);
       gate.settle(token);
     }
-    metrics.unacked.set(gate.unacked);
   };
 
   /** Hands a message's records to the pipeline (true), or deals with it at once (false: dead-lettered or nothing to store). */
   const accept = (topic: string, payload: Buffer, packet: IPublishPacket, token: AckToken | undefined): boolean => {
     const result = decoder.decode(topic, payload, { now: now() });
     const channel = result.ok ? result.value.channel : result.topic?.type === 'device' ? result.topic.channel : 'invalid';
-    metrics.received.inc({ channel });
+    (receivedBy[channel] ??= metrics.received.labels({ channel })).inc();
     if (!result.ok) {
       deadLetter(topic, payload, result.reasons);
       return false;
@@ -210,7 +210,6 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
         },
         settle: (tokens) => {
           for (const t of tokens) gate.settle(t);
-          metrics.unacked.set(gate.unacked);
         },
         stale: (t) => gate.stale(t),
       });

@@ -194,7 +194,7 @@ describe('ingest over a real influxd that refuses, and that goes away', () => {
     broker = buildBroker(dep.config, { logger: silentLogger() });
     addr = await broker.start();
     store = new InfluxStore(
-      { ...dep.config.store.influx, url: influxd.url, username: influxd.username, password: influxd.password, retentionDays: 7, maxRetries: 2, maxRetryTimeMs: 2000, flushIntervalMs: 20 },
+      { ...dep.config.store.influx, url: influxd.url, username: influxd.username, password: influxd.password, retentionDays: 7, maxRetries: 2, maxRetryTimeMs: 2000 },
       { logger: silentLogger() },
     );
     await store.start();

@@ -6,7 +6,7 @@
  * (device ms + a sub-ms discriminator, see fields.ts) so a sample written
  * twice is stored once.
  */
-import { InfluxDB, setLogger } from '@influxdata/influxdb-client';
+import { setLogger } from '@influxdata/influxdb-client';
 import type { InfluxConfig } from '@hatake/config';
 import type { Logger } from '@hatake/runtime';
 import { SAMPLE_FIELDS, isNumeric } from '../fields.ts';
@@ -27,7 +27,7 @@ import {
   sampleLine,
   stateLine,
 } from '../records.ts';
-import { authHeader, ident, influxQuery, literal, rowsOf, v1Transport, type InfluxSeries } from './v1.ts';
+import { ident, influxQuery, literal, rowsOf, type InfluxSeries } from './v1.ts';
 import { DurableWriter } from './writer.ts';
 
 
@@ -62,7 +62,7 @@ export class InfluxStore implements TelemetryStore {
   constructor(settings: InfluxConfig, deps: { logger: Logger }) {
     this.settings = settings;
     this.log = deps.logger.child({ component: 'store', adapter: 'influx' });
-    this.writer = new DurableWriter(settings.maxRetries);
+    this.writer = new DurableWriter(settings);
     this.from = (m) => `${ident(settings.database)}.${ident(settings.retentionPolicy)}.${ident(m)}`;
   }
 
@@ -96,17 +96,7 @@ export class InfluxStore implements TelemetryStore {
     // the client library logs to the console by default; its failures are ours to report (DurableWriter)
     const libLog = this.log.child({ component: 'influxdb-client' });
     setLogger({ error: (message, err) => libLog.debug({ err: { message: (err as Error | undefined)?.message } }, message), warn: (message, err) => libLog.debug({ err: { message: (err as Error | undefined)?.message } }, message) });
-    const api = new InfluxDB({ url: s.url, transport: v1Transport(s) }).getWriteApi('', `${s.database}/${s.retentionPolicy}`, 'ns', {
-      batchSize: s.batchSize,
-      flushInterval: s.flushIntervalMs,
-      maxRetries: s.maxRetries,
-      maxRetryTime: s.maxRetryTimeMs,
-      maxBufferLines: s.maxBufferLines,
-      gzipThreshold: s.gzipThreshold,
-      headers: authHeader(s),
-      ...this.writer.callbacks(),
-    });
-    this.writer.attach(api);
+    this.writer.open();
   }
 
   async stop(): Promise<void> {

@@ -1,13 +1,9 @@
 /**
  * Speaking InfluxDB's v1 HTTP API — `/write` and `/query`, which InfluxDB 1.x
  * serves natively and 2.x (v1 compatibility, DBRP mappings) and 3.x serve too.
- *
- * The client library's WriteApi posts to `/api/v2/write?org=&bucket=db/rp`;
- * {@link v1Transport} rewrites that to `/write?db=&rp=` and delegates to the
- * library's own Node transport (keep-alive, gzip, timeouts). Reads are
+ * Writes: writer.ts (through the client library's Node transport). Reads:
  * InfluxQL over `/query`.
  */
-import { InfluxDB, type Transport } from '@influxdata/influxdb-client';
 import type { InfluxConfig } from '@hatake/config';
 import { StoreError } from '../errors.ts';
 
@@ -16,27 +12,6 @@ export function authHeader(settings: Pick<InfluxConfig, 'username' | 'password' 
   if (settings.token) return { Authorization: `Token ${settings.token}` };
   if (settings.username) return { Authorization: `Basic ${Buffer.from(`${settings.username}:${settings.password ?? ''}`).toString('base64')}` };
   return {};
-}
-
-/** `/api/v2/write?org=&bucket=db/rp&precision=p` → `/write?db=db&rp=rp&precision=p`; other paths pass through. */
-export function toV1Path(path: string): string {
-  if (!path.startsWith('/api/v2/write?')) return path;
-  const q = new URLSearchParams(path.slice('/api/v2/write?'.length));
-  const [db, rp] = (q.get('bucket') ?? '').split('/', 2);
-  const out = new URLSearchParams({ db: db ?? '', precision: q.get('precision') ?? 'ns' });
-  if (rp) out.set('rp', rp);
-  return `/write?${out.toString()}`;
-}
-
-/** The library's transport, speaking the v1 write path. */
-export function v1Transport(settings: Pick<InfluxConfig, 'url' | 'timeoutMs'>): Transport {
-  const inner = new InfluxDB({ url: settings.url, timeout: settings.timeoutMs }).transport;
-  return {
-    send: (path, body, options, callbacks) => inner.send(toV1Path(path), body, options, callbacks),
-    request: (path, body, options, started) => inner.request(toV1Path(path), body, options, started),
-    iterate: (path, body, options) => inner.iterate(toV1Path(path), body, options),
-    chunkCombiner: inner.chunkCombiner,
-  };
 }
 
 /** An InfluxQL string literal. */

@@ -1,129 +1,110 @@
 /**
- * Knowing what InfluxDB has really stored. The library's WriteApi batches,
- * retries and gzips, but sends full batches without waiting and reports
- * earlier failures to nobody (shared/STACK.md); its callbacks are the only
- * truth. `DurableWriter.write(lines)` resolves when `writeSuccess` has
- * confirmed every one of its lines, and rejects when any of them is given up
- * (a refused request, retries or retry time exhausted, or pushed out of the
- * retry buffer).
+ * Knowing what InfluxDB has really stored. Each `write(lines)` is one request
+ * (or one per `batchSize` lines) to the v1 `/write` endpoint through the
+ * client library's own Node transport (keep-alive, gzip above
+ * `gzipThreshold`, timeouts), and it resolves only when InfluxDB answered
+ * 2xx for every one of them — no library-side buffer in between whose
+ * failures nobody hears of (shared/STACK.md). Callers batch and run writes
+ * concurrently themselves (ingest's pipeline).
+ *
+ * A 4xx other than 429 rejects at once with `HATAKE_ERR_STORE_REFUSED`
+ * (retrying cannot help: bad credentials, a "partial write" of points outside
+ * the retention policy); network errors, timeouts, 429 and 5xx are retried
+ * `maxRetries` times with back-off (200 ms doubling, within `maxRetryTimeMs`),
+ * then reject with `HATAKE_ERR_STORE_WRITE`.
  */
-import { HttpError, type WriteApi, type WriteOptions } from '@influxdata/influxdb-client';
+import { HttpError, InfluxDB, type Transport } from '@influxdata/influxdb-client';
+import type { InfluxConfig } from '@hatake/config';
 import { StoreError } from '../errors.ts';
-
-interface Waiter {
-  remaining: number;
-  settled: boolean;
-  resolve(): void;
-  reject(err: Error): void;
-}
+import { authHeader } from './v1.ts';
 
 export interface WriterCounters {
   /** Lines confirmed stored. */
   confirmed: number;
   /** Lines given up. */
   failed: number;
-  /** Failed attempts that will be retried. */
+  /** Failed attempts that were retried. */
   retries: number;
 }
 
+type WriterSettings = Pick<InfluxConfig, 'url' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'token' | 'timeoutMs' | 'batchSize' | 'maxRetries' | 'maxRetryTimeMs' | 'gzipThreshold'>;
+
 export class DurableWriter {
   readonly counters: WriterCounters = { confirmed: 0, failed: 0, retries: 0 };
-  private readonly pending = new Map<string, Waiter[]>();
-  private readonly maxRetries: number;
-  private api: WriteApi | undefined;
+  private readonly settings: WriterSettings;
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+  private transport: Transport | undefined;
+  private lines = 0;
+  private readonly aborts = new Set<AbortController>();
 
-  constructor(maxRetries: number) {
-    this.maxRetries = maxRetries;
+  constructor(settings: WriterSettings) {
+    this.settings = settings;
+    const q = new URLSearchParams({ db: settings.database, rp: settings.retentionPolicy, precision: 'ns' });
+    this.path = `/write?${q.toString()}`;
+    this.headers = { ...authHeader(settings), 'content-type': 'text/plain; charset=utf-8' };
   }
 
-  /** The callbacks to give the WriteApi when creating it. */
-  callbacks(): Pick<WriteOptions, 'writeSuccess' | 'writeFailed' | 'writeRetrySkipped'> {
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the library calls these with its own `this`
-    const self = this;
-    return {
-      writeSuccess(lines) {
-        self.counters.confirmed += lines.length;
-        self.settle(lines);
-      },
-      writeFailed(error, lines, attempt) {
-        // the library gives lines up when InfluxDB refuses them (4xx but 429), after its last retry,
-        // or when their retry time is over (it reports that as this message); anything else is retried
-        const refused = error instanceof HttpError && error.statusCode < 429;
-        if (refused) {
-          self.counters.failed += lines.length;
-          self.settle(lines, new StoreError('HATAKE_ERR_STORE_REFUSED', `InfluxDB refused ${lines.length} line(s): ${error.message}`.slice(0, 1000), { cause: error }));
-        } else if (attempt > self.maxRetries || error.message === 'Max retry time exceeded.') {
-          self.counters.failed += lines.length;
-          self.settle(lines, new StoreError('HATAKE_ERR_STORE_WRITE', `InfluxDB did not store ${lines.length} line(s) after ${attempt} attempt(s): ${error.message}`, { cause: error }));
-        } else self.counters.retries++;
-      },
-      writeRetrySkipped(entry) {
-        self.counters.failed += entry.lines.length;
-        self.settle(entry.lines, new StoreError('HATAKE_ERR_STORE_WRITE', `InfluxDB retry buffer full: ${entry.lines.length} line(s) given up`));
-      },
-    };
-  }
-
-  /** Binds the WriteApi made with {@link callbacks}. */
-  attach(api: WriteApi): void {
-    this.api = api;
+  /** Opens the HTTP transport. */
+  open(): void {
+    this.transport = new InfluxDB({ url: this.settings.url, timeout: this.settings.timeoutMs }).transport;
   }
 
   /** Writes lines; resolves once InfluxDB has confirmed them all. */
-  write(lines: readonly string[]): Promise<void> {
-    const api = this.api;
-    if (!api) return Promise.reject(new StoreError('HATAKE_ERR_STORE_CLOSED', 'the store is not started'));
-    if (lines.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const waiter: Waiter = { remaining: lines.length, settled: false, resolve, reject };
-      for (const line of lines) {
-        const list = this.pending.get(line);
-        if (list) list.push(waiter);
-        else this.pending.set(line, [waiter]);
-      }
-      api.writeRecords(lines as string[]);
-      // send now rather than at the next flush interval; completion is reported through the callbacks
-      api.flush().catch(() => undefined);
-    });
+  async write(lines: readonly string[]): Promise<void> {
+    if (!this.transport) throw new StoreError('HATAKE_ERR_STORE_CLOSED', 'the store is not started');
+    if (lines.length === 0) return;
+    const size = this.settings.batchSize;
+    const chunks: (readonly string[])[] = [];
+    for (let i = 0; i < lines.length; i += size) chunks.push(lines.length <= size ? lines : lines.slice(i, i + size));
+    await Promise.all(chunks.map((c) => this.post(c)));
   }
 
-  private settle(lines: readonly string[], error?: Error): void {
-    for (const line of lines) {
-      const list = this.pending.get(line);
-      const waiter = list?.shift();
-      if (list && list.length === 0) this.pending.delete(line);
-      if (!waiter || waiter.settled) continue;
-      if (error) {
-        waiter.settled = true;
-        waiter.reject(error);
-      } else if (--waiter.remaining === 0) {
-        waiter.settled = true;
-        waiter.resolve();
+  private async post(lines: readonly string[]): Promise<void> {
+    const body = lines.join('\n');
+    const started = Date.now();
+    const abort = new AbortController();
+    this.aborts.add(abort);
+    this.lines += lines.length;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        const transport = this.transport;
+        if (!transport) throw new StoreError('HATAKE_ERR_STORE_CLOSED', 'the store was stopped before InfluxDB confirmed the write');
+        try {
+          await transport.request(this.path, body, { method: 'POST', headers: this.headers, gzipThreshold: this.settings.gzipThreshold, signal: abort.signal });
+          this.counters.confirmed += lines.length;
+          return;
+        } catch (err) {
+          if (abort.signal.aborted) throw new StoreError('HATAKE_ERR_STORE_CLOSED', 'the store was stopped before InfluxDB confirmed the write', { cause: err });
+          const status = err instanceof HttpError ? err.statusCode : undefined;
+          const reason = err instanceof HttpError ? `${err.statusCode} ${err.body || err.message}` : (err as Error).message;
+          if (status !== undefined && status >= 400 && status < 500 && status !== 429) {
+            this.counters.failed += lines.length;
+            throw new StoreError('HATAKE_ERR_STORE_REFUSED', `InfluxDB refused ${lines.length} line(s): ${reason}`.slice(0, 1000), { cause: err });
+          }
+          const delay = 200 * 2 ** attempt;
+          if (attempt >= this.settings.maxRetries || Date.now() + delay - started > this.settings.maxRetryTimeMs) {
+            this.counters.failed += lines.length;
+            throw new StoreError('HATAKE_ERR_STORE_WRITE', `InfluxDB did not store ${lines.length} line(s) after ${attempt + 1} attempt(s): ${reason}`.slice(0, 1000), { cause: err });
+          }
+          this.counters.retries++;
+          await new Promise((r) => setTimeout(r, delay));
+        }
       }
+    } finally {
+      this.lines -= lines.length;
+      this.aborts.delete(abort);
     }
   }
 
   /** Lines written and not yet confirmed or given up. */
   get inFlight(): number {
-    let n = 0;
-    for (const list of this.pending.values()) n += list.length;
-    return n;
+    return this.lines;
   }
 
-  /** Flushes and closes the WriteApi; anything still unconfirmed is rejected. */
+  /** Stops: requests in flight are abandoned and rejected. */
   async close(): Promise<void> {
-    const api = this.api;
-    this.api = undefined;
-    if (api) await api.close().catch(() => undefined);
-    const error = new StoreError('HATAKE_ERR_STORE_CLOSED', 'the store was stopped before InfluxDB confirmed the write');
-    for (const [line, list] of this.pending) {
-      for (const w of list) {
-        if (!w.settled) {
-          w.settled = true;
-          w.reject(error);
-        }
-      }
-      this.pending.delete(line);
-    }
+    this.transport = undefined;
+    for (const a of this.aborts) a.abort();
   }
 }
