@@ -270,6 +270,14 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
       return { http: { ...http, url: `http://${http.host}:${http.port}` } };
     },
     async stop() {
+      // in a share group, leave the group first (still reading and acknowledging): the broker then routes the
+      // group's messages to the other instances instead of queueing them for this one, which may never return
+      const share = config.ingest.shareGroup;
+      if (share && client?.connected) {
+        await withTimeout(client.unsubscribeAsync(INGEST_CHANNELS.map((ch) => `$share/${share}/${deviceChannelFilter(ch)}`)), 5000).catch((err: unknown) =>
+          log.warn({ err: { message: (err as Error).message } }, 'could not leave the share group before stopping'),
+        );
+      }
       // stop reading; make what was received durable so its acknowledgements go out; then leave
       gate.pause();
       const durable = (await pipeline?.flush(STOP_FLUSH_MS)) ?? true;
@@ -282,6 +290,11 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
       log.info('ingest stopped');
     },
   };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
 }
 
 /** Disconnects, giving outgoing messages (dead letters) a moment to be acknowledged. */
