@@ -3,3 +3,4 @@ export * from './ops-server.ts';
 export * from './shutdown.ts';
 export { Registry, Counter, Gauge, Histogram } from 'prom-client';
 export * from './mqtt-service.ts';
+export * from './reconnect.ts';

@@ -1,5 +1,6 @@
 import mqtt, { type MqttClient, type OnMessageCallback } from 'mqtt';
 import type { Logger } from './logger.ts';
+import { RECONNECT_MAX_MS, reconnectWithBackoff } from './reconnect.ts';
 
 export interface ServiceConnection {
   url: string;
@@ -14,11 +15,18 @@ export interface ServiceConnection {
   onMessage: OnMessageCallback;
   /** called with the client before any packet is read (ingest takes over its acknowledgements here) */
   prepare?: (client: MqttClient) => void;
+  /** called as each reconnect attempt starts (count it: `reconnectCounter(registry).inc()`) */
+  onReconnect?: (attempt: number, delayMs: number) => void;
+  /** longest wait between reconnect attempts, ms (default {@link RECONNECT_MAX_MS}) */
+  reconnectMaxMs?: number;
+  /** randomness for the reconnect jitter (tests) */
+  random?: () => number;
 }
 
 /**
  * Connects a service account to the broker and resolves on the first CONNACK. A refused login or a bad URL
- * rejects rather than reconnecting in the background; after the first connect, mqtt.js reconnects by itself.
+ * rejects rather than reconnecting in the background; after the first connect, mqtt.js reconnects by itself,
+ * waiting `settings.reconnectMs`, then twice as long each failed attempt (with jitter) up to `reconnectMaxMs`.
  */
 export async function connectService(opts: ServiceConnection): Promise<MqttClient> {
   const c = mqtt.connect(opts.url, {
@@ -35,12 +43,29 @@ export async function connectService(opts: ServiceConnection): Promise<MqttClien
   c.on('message', opts.onMessage);
   c.on('error', (err) => opts.log.warn({ err: { message: err.message } }, 'mqtt error'));
   c.on('offline', () => opts.log.warn({ url: opts.url }, 'broker unreachable; reconnecting'));
+  reconnectWithBackoff(c, {
+    initialMs: opts.settings.reconnectMs,
+    maxMs: opts.reconnectMaxMs ?? RECONNECT_MAX_MS,
+    ...(opts.random ? { random: opts.random } : {}),
+    onReconnect: (attempt, delayMs) => {
+      opts.log.debug({ attempt, delayMs }, 'reconnecting');
+      opts.onReconnect?.(attempt, delayMs);
+    },
+    onReconnected: (attempts) => opts.log.info({ url: opts.url, attempts }, 'reconnected'),
+  });
   await new Promise<void>((resolve, reject) => {
-    c.once('connect', () => resolve());
-    c.once('error', (err) => {
+    // only the first answer decides: a listener left behind would end the client at the first refused reconnect
+    const onConnect = (): void => {
+      c.off('error', onError);
+      resolve();
+    };
+    const onError = (err: Error): void => {
+      c.off('connect', onConnect);
       c.end(true);
       reject(err);
-    });
+    };
+    c.once('connect', onConnect);
+    c.once('error', onError);
   });
   return c;
 }

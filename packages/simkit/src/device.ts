@@ -27,7 +27,7 @@ import {
   type Topic,
   type TypedPublish,
 } from '@hatake/protocol';
-import type { Logger } from '@hatake/runtime';
+import { Backoff, reconnectWithBackoff, type Logger } from '@hatake/runtime';
 import { malformedPayload, pickMalformed, type Faults } from './faults.ts';
 import type { DeviceModel, ModelEvent, SampleBody } from './model.ts';
 import type { Rng } from './rng.ts';
@@ -36,7 +36,9 @@ export interface MqttEndpoint {
   readonly url: string;
   readonly protocolVersion?: 4 | 5;
   readonly keepaliveSeconds?: number;
+  /** First reconnect delay; later ones double (with jitter) up to `reconnectMaxMs`. */
   readonly reconnectMs?: number;
+  readonly reconnectMaxMs?: number;
 }
 
 export interface SimDeviceOptions<K extends DeviceKind> {
@@ -47,6 +49,8 @@ export interface SimDeviceOptions<K extends DeviceKind> {
   readonly model: DeviceModel<K>;
   /** Randomness for faults and jitter (the model has its own stream). */
   readonly rng: Rng;
+  /** Randomness for reconnect delays (default Math.random); apart from `rng`, so network timing never shifts the faults. */
+  readonly reconnectRng?: Rng;
   readonly logger: Logger;
   readonly faults?: Faults;
   /** Samples per telemetry message (1 = one sample per message). */
@@ -76,6 +80,8 @@ export interface SimDeviceStats {
   linkDrops: number;
   refusedConnects: number;
   connects: number;
+  /** Reconnect attempts after a lost link or a refusal. */
+  reconnects: number;
   publishErrors: number;
 }
 
@@ -86,7 +92,7 @@ const REFUSAL_CODES = new Set([2, 4, 5, 133, 134, 135]);
 
 /** All counters at zero. */
 export function emptyStats(): SimDeviceStats {
-  return { samples: 0, messages: 0, events: 0, acks: 0, droppedOffline: 0, malformedSent: 0, oversizedSent: 0, linkDrops: 0, refusedConnects: 0, connects: 0, publishErrors: 0 };
+  return { samples: 0, messages: 0, events: 0, acks: 0, droppedOffline: 0, malformedSent: 0, oversizedSent: 0, linkDrops: 0, refusedConnects: 0, connects: 0, reconnects: 0, publishErrors: 0 };
 }
 
 export class SimDevice<K extends DeviceKind> {
@@ -111,6 +117,8 @@ export class SimDevice<K extends DeviceKind> {
   private readonly running: { id: string; done: () => boolean }[] = [];
   private linkDownUntil = 0;
   private refusals = 0;
+  /** After a refused login: firmware waits 1, 2, 4 … 60 s (mqtt.js itself does not retry a refusal). */
+  private readonly refusalBackoff: Backoff;
   private stopping = false;
 
   constructor(opts: SimDeviceOptions<K>) {
@@ -118,6 +126,12 @@ export class SimDevice<K extends DeviceKind> {
     this.id = opts.id;
     this.kind = opts.kind;
     this.log = opts.logger.child({ device: opts.id });
+    this.refusalBackoff = new Backoff({ initialMs: 1000, maxMs: 60_000, ...this.random() });
+  }
+
+  private random(): { random?: () => number } {
+    const rng = this.opts.reconnectRng;
+    return rng ? { random: () => rng.next() } : {};
   }
 
   private get now(): number {
@@ -167,15 +181,20 @@ export class SimDevice<K extends DeviceKind> {
     const client = mqtt.connect(this.opts.mqtt.url, this.clientOptions());
     this.client = client;
     this.publish = typedPublisher(client);
+    // back off after a lost link (a broker restart: every device at once); during a simulated outage, wait it out
+    reconnectWithBackoff(client, {
+      initialMs: this.opts.mqtt.reconnectMs ?? 1000,
+      ...(this.opts.mqtt.reconnectMaxMs !== undefined ? { maxMs: this.opts.mqtt.reconnectMaxMs } : {}),
+      ...this.random(),
+      minDelayMs: () => this.linkDownUntil - this.now,
+      onReconnect: () => {
+        this.stats.reconnects++;
+      },
+    });
     return new Promise((resolve) => {
       client.once('connect', () => resolve());
       client.on('connect', () => this.onConnect());
       client.on('message', (topic, payload) => this.onMessage(topic, payload));
-      client.on('close', () => {
-        // restore the normal reconnect pace after a simulated outage
-        const left = this.linkDownUntil - this.now;
-        if (left <= 0 && this.client) this.client.options.reconnectPeriod = this.opts.mqtt.reconnectMs ?? 1000;
-      });
       // the first answer may also be no answer: the broker is not there (yet); mqtt.js keeps retrying
       client.once('offline', () => resolve());
       client.on('error', (err: Error & { code?: number }) => {
@@ -184,8 +203,7 @@ export class SimDevice<K extends DeviceKind> {
           this.refusals++;
           resolve();
           this.log.warn({ reason: err.message, attempt: this.refusals }, 'broker refused the connection');
-          // firmware retries with back-off (1, 2, 4 … 60 s); mqtt.js does not reconnect after a refusal
-          const backoff = Math.min(60_000, 1000 * 2 ** Math.min(this.refusals - 1, 6));
+          const backoff = this.refusalBackoff.next();
           clearTimeout(this.retryTimer);
           if (!this.stopping) this.retryTimer = setTimeout(() => !this.stopping && client.reconnect(), backoff);
         } else {
@@ -199,9 +217,9 @@ export class SimDevice<K extends DeviceKind> {
   private onConnect(): void {
     this.stats.connects++;
     this.refusals = 0;
+    this.refusalBackoff.reset();
     const client = this.client;
     if (!client) return;
-    client.options.reconnectPeriod = this.opts.mqtt.reconnectMs ?? 1000;
     this.log.info({ connects: this.stats.connects }, 'connected');
     client.subscribe([commandTopic(this.kind, this.id), HEARTBEAT_TOPIC], { qos: 1 }, (err) => {
       if (err) this.log.warn({ err: { message: err.message } }, 'subscribe failed');
@@ -280,10 +298,8 @@ export class SimDevice<K extends DeviceKind> {
       this.linkDownUntil = this.now + realMs;
       this.stats.linkDrops++;
       this.log.info({ seconds: f.linkDrop.durationS }, 'fault: link drop');
-      if (this.client) {
-        this.client.options.reconnectPeriod = realMs;
-        this.client.stream.destroy();
-      }
+      // no reconnect attempt before linkDownUntil (the back-off's floor)
+      this.client?.stream.destroy();
     }
   }
 

@@ -112,6 +112,7 @@ export function buildFleet(config: Config, opts: FleetOptions, factories: ModelF
       mqtt: { url: opts.url ?? config.mqtt.url, protocolVersion: config.mqtt.protocolVersion as 4 | 5, keepaliveSeconds: config.mqtt.keepaliveSeconds, reconnectMs: config.mqtt.reconnectMs },
       model: factory(d, config, new Rng(seed, d.id)),
       rng: new Rng(seed, `${d.id}/runtime`),
+      reconnectRng: new Rng(seed, `${d.id}/reconnect`),
       logger: opts.logger,
       ...(faulty ? { faults: opts.faults } : {}),
       batch: opts.batch ?? 1,

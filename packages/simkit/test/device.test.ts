@@ -1,14 +1,16 @@
 /**
  * The device runtime against the real broker: commands are validated,
- * expired ones refused, each id executed once, and completion acknowledged.
+ * expired ones refused, each id executed once, and completion acknowledged;
+ * a device outlives a broker restart.
  */
+import { rm } from 'node:fs/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBroker, type HatakeBroker } from '@hatake/broker';
 import { commandAckTopic, commandTopic, exampleCommand, type Command, type CommandAck } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
 import { EventQueue, Rng, SimDevice, type CommandOutcome, type DeviceModel, type SampleBody } from '@hatake/simkit';
-import { testDeployment, waitFor, type TestDeployment } from '@hatake/testkit';
+import { freePort, testDeployment, waitFor, type TestDeployment } from '@hatake/testkit';
 
 /** A sensor model that records the commands it is asked to carry out. */
 class RecordingModel implements DeviceModel<'sensor'> {
@@ -115,5 +117,44 @@ describe('a simulated device without a broker', () => {
     await waitFor('a few samples', () => (lonely.stats.samples >= 3 ? true : undefined));
     expect(lonely.stats.messages).toBe(0);
     await lonely.stop();
+  });
+});
+
+describe('a simulated device whose broker restarts', () => {
+  it('counts its attempts, comes back by itself, and sends what it sampled meanwhile, without a gap', async () => {
+    // a broker on a fixed port that keeps sessions on disk, so the watcher misses nothing while it reconnects too
+    const port = await freePort();
+    const d = await testDeployment({ env: { HATAKE_BROKER__PERSISTENCE__TYPE: 'level', HATAKE_BROKER__MQTT__PORT: String(port) } });
+    const b = buildBroker(d.config, { logger: silentLogger() });
+    const addr = await b.start();
+    const seqs = new Set<number>();
+    const watcher = mqtt.connect(addr.mqtt.url, { username: 'ingest', password: d.secrets['ingest'], clientId: 'ingest:7', clean: false, protocolVersion: 4, reconnectPeriod: 100 });
+    watcher.on('message', (_t, p) => {
+      const m = JSON.parse(p.toString()) as { seq?: number; samples?: { seq: number }[] };
+      for (const sample of m.samples ?? [m]) seqs.add(sample.seq!); // the backlog comes in batches
+    });
+    await new Promise((resolve, reject) => {
+      watcher.once('connect', resolve);
+      watcher.once('error', reject);
+    });
+    await watcher.subscribeAsync('hatake/v1/sensor/s2/telemetry', { qos: 1 });
+    const s2 = new SimDevice({ id: 's2', kind: 'sensor', password: d.secrets['s2']!, mqtt: { url: addr.mqtt.url, reconnectMs: 100, reconnectMaxMs: 400 }, model: new RecordingModel(), rng: new Rng(3), reconnectRng: new Rng(4), logger: silentLogger() });
+    try {
+      await s2.start();
+      await waitFor('a few samples delivered', () => (seqs.size >= 3 ? true : undefined));
+      await b.stop();
+      await waitFor('several attempts while the broker is away', () => (s2.stats.reconnects >= 3 ? true : undefined));
+      expect(s2.connected).toBe(false);
+      const sampledWhileAway = s2.stats.samples;
+      await b.start(); // the same port and directory
+      await waitFor('the device back', () => (s2.stats.connects === 2 && s2.connected ? true : undefined));
+      await waitFor('everything it sampled while away', () => (seqs.size >= sampledWhileAway ? true : undefined));
+      expect(Math.max(...seqs) + 1).toBe(seqs.size); // seq 0 … n-1, none missing
+    } finally {
+      await s2.stop();
+      await watcher.endAsync(true);
+      await b.stop();
+      await rm(d.config.deployment.dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,9 +4,12 @@
  * with `/metrics` and `/healthz`.
  *
  * `buildBroker()` returns an object that is not yet listening; `start()`
- * binds, `stop()` releases everything. aedes only sees duplex streams, so a
- * test can also hand it one directly with `handle()`.
+ * opens the session store and binds, `stop()` releases everything (and may be
+ * followed by another `start()`). aedes only sees duplex streams, so a test
+ * can also hand it one directly with `handle()`.
  */
+import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -19,6 +22,7 @@ import { publishRefusal, subscribeRefusal, type AclRefusal, type Principal } fro
 import { Authenticator, type ConnectRefusal } from './authenticator.ts';
 import { BrokerError } from './errors.ts';
 import { GuardedConnection } from './packet-guard.ts';
+import { openPersistence, type BrokerPersistence } from './persistence.ts';
 import { TokenBucket } from './throttle.ts';
 import { createBrokerMetrics, type BrokerMetrics } from './metrics.ts';
 
@@ -39,9 +43,13 @@ export interface BrokerAddresses {
 
 export interface HatakeBroker {
   readonly metrics: BrokerMetrics;
-  /** Binds the listeners; resolves with the actual addresses (ports 0 become real ports). */
+  /**
+   * Opens the session store (`broker.persistence`) and binds the listeners; resolves with the actual
+   * addresses (ports 0 become real ports). A persistence directory that is locked, damaged or cannot be
+   * opened rejects with `HATAKE_ERR_BROKER_PERSISTENCE_*`; a failed start leaves nothing open.
+   */
   start(): Promise<BrokerAddresses>;
-  /** Disconnects every client and closes every listener. */
+  /** Disconnects every client, closes every listener and, once its writes are done, the session store. */
   stop(): Promise<void>;
   /** Serves one MQTT connection over any duplex stream (in-memory transports in tests). */
   handle(stream: Duplex, remoteAddress?: string): void;
@@ -64,6 +72,27 @@ function authError(message: string, returnCode: number): AuthenticateError {
   return Object.assign(new Error(message), { returnCode }) as unknown as AuthenticateError;
 }
 
+/**
+ * What aedes keeps per client to drop a message it already delivered (`client.duplicates`: the highest
+ * broker counter seen). It assumes messages reach a client in counter order, and they do not: a QoS 1
+ * message waits for the store before it is delivered (LevelDB writes finish out of order; a retained one
+ * is stored first), a QoS 0 one does not — so a later message overtakes an earlier one, and the earlier
+ * one is dropped as a "duplicate": an online persistent session (ingest) would get it only after its next
+ * reconnect (aedes#955, aedes#994, unfixed in 1.2). This stand-in remembers nothing, so nothing is dropped.
+ * What dedupe was for — two copies when a client's subscriptions overlap, or a message seen through two
+ * brokers of a cluster — is allowed by [MQTT-3.3.5-1] and does not arise with one broker.
+ */
+const NO_DEDUPE: Record<string, number> = new Proxy(Object.create(null) as Record<string, number>, { set: () => true });
+
+/**
+ * A broker id that sorts by start time. aedes-persistence-level keys a queued message by broker id and
+ * counter, so messages queued before a restart are delivered before those queued after it (MQTT 3.1.1
+ * §4.6 ordering); a random id alone would order them by chance. Unique per start: the counter restarts at 0.
+ */
+function brokerId(now: number): string {
+  return `hatake-${now.toString(36).padStart(10, '0')}-${randomBytes(4).toString('hex')}`;
+}
+
 /** Builds the broker for a loaded configuration (not yet listening). */
 export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
   const log = deps.logger.child({ component: 'broker' });
@@ -81,6 +110,7 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
   let http: HttpServer | undefined;
   let wss: WebSocketServer | undefined;
   let ops: OpsServer | undefined;
+  let persistence: BrokerPersistence | undefined;
   const sockets = new Set<Duplex>();
 
   const authenticate = (client: Client, username: string | undefined, password: Buffer | undefined, done: (e: AuthenticateError | null, ok: boolean | null) => void): void => {
@@ -213,92 +243,123 @@ export function buildBroker(config: Config, deps: BrokerDeps): HatakeBroker {
     handle,
     async start() {
       await auth.prepare();
-      aedes = await Aedes.createBroker({
-        preConnect: (client, packet, cb) => {
-          connecting.set(client, { will: packet.will, clean: packet.clean !== false });
-          cb(null, true);
-        },
-        authenticate,
-        authorizePublish,
-        authorizeSubscribe,
-        maxClientsIdLength: 128,
-      });
-      aedes.on('clientReady', (client) => {
-        const p = principals.get(client);
-        metrics.clients.inc({ type: p?.type ?? 'unknown' });
-        log.info({ clientId: client.id, principal: p?.name, remote: addressOf(client) }, 'client connected');
-      });
-      aedes.on('clientDisconnect', (client) => {
-        const p = principals.get(client);
-        if (p) metrics.clients.dec({ type: p.type });
-        log.info({ clientId: client.id }, 'client disconnected');
-      });
-      aedes.on('clientError', (client, err) => log.debug({ clientId: client.id, err: { message: err.message } }, 'client error'));
-      aedes.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: { message: err.message } }, 'connection error'));
-      aedes.on('keepaliveTimeout', (client) => {
-        metrics.connectionErrors.inc({ reason: 'keepalive_timeout' });
-        log.info({ clientId: client.id }, 'keepalive timeout');
-      });
-
-      tcp = createNetServer((socket: Socket) => {
-        // small packets both ways (PUBLISH, PUBACK): Nagle + delayed ACK would add ~40 ms to each round trip
-        socket.setNoDelay(true);
-        handle(socket, socket.remoteAddress ?? 'unknown');
-      });
-      const tcpAddr = await listenOn(tcp, config.broker.mqtt.host, config.broker.mqtt.port, 'mqtt');
-      let wsAddr: AddressInfo | undefined;
-      if (config.broker.ws.enabled) {
-        const path = config.broker.ws.path;
-        const server = createHttpServer((_req, res) => {
-          res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with the "mqtt" subprotocol\n');
+      const store = await openPersistence(config, log);
+      persistence = store;
+      let broker: Aedes;
+      try {
+        broker = await Aedes.createBroker({
+          id: brokerId(Date.now()),
+          ...(store.aedes ? { persistence: store.aedes } : {}),
+          preConnect: (client, packet, cb) => {
+            (client as unknown as { duplicates: Record<string, number> }).duplicates = NO_DEDUPE;
+            connecting.set(client, { will: packet.will, clean: packet.clean !== false });
+            cb(null, true);
+          },
+          authenticate,
+          authorizePublish,
+          authorizeSubscribe,
+          maxClientsIdLength: 128,
         });
-        http = server;
-        const ws = new WebSocketServer({ noServer: true, maxPayload: config.broker.maxPacketBytes + 16 });
-        wss = ws;
-        ws.on('error', (err) => log.error({ err }, 'websocket server error'));
-        server.on('upgrade', (req: IncomingMessage, socket, head) => {
-          socket.on('error', () => undefined);
-          if (new URL(req.url ?? '/', 'http://x').pathname !== path) {
-            socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
-            return;
-          }
-          ws.handleUpgrade(req, socket, head, (conn) => {
-            const stream = createWebSocketStream(conn);
-            stream.on('error', () => undefined); // surfaced through the guarded connection
-            handle(stream, req.socket.remoteAddress ?? 'unknown');
-          });
-        });
-        wsAddr = await listenOn(server, config.broker.ws.host, config.broker.ws.port, 'mqtt-ws');
+      } catch (err) {
+        // aedes reads the stored subscriptions at start: a record it cannot decode is a damaged store
+        await store.close();
+        persistence = undefined;
+        throw store.loadError(err);
       }
-      ops = buildOpsServer({
-        host: config.broker.http.host,
-        port: config.broker.http.port,
-        registry: metrics.registry,
-        logger: deps.logger,
-        checks: [{ name: 'mqtt', check: () => (tcp?.listening && aedes && !aedes.closed ? undefined : 'MQTT listener is down') }],
-      });
-      const opsAddr = await ops.start();
-      const addresses: BrokerAddresses = {
-        mqtt: { host: tcpAddr.address, port: tcpAddr.port, url: `mqtt://${tcpAddr.address}:${tcpAddr.port}` },
-        ...(wsAddr ? { ws: { host: wsAddr.address, port: wsAddr.port, url: `ws://${wsAddr.address}:${wsAddr.port}${config.broker.ws.path}` } } : {}),
-        http: { host: opsAddr.host, port: opsAddr.port, url: `http://${opsAddr.host}:${opsAddr.port}` },
-      };
-      log.info({ addresses }, 'broker listening');
-      return addresses;
-    },
-    async stop() {
-      for (const t of throttleTimers) clearTimeout(t);
-      throttleTimers.clear();
-      const closing = [closeServer(tcp), closeServer(http)];
-      wss?.close();
-      if (aedes) {
-        const a = aedes;
-        await new Promise<void>((resolve) => a.close(() => resolve()));
+      aedes = broker;
+      try {
+        return await listen(broker, store);
+      } catch (err) {
+        await stop();
+        throw err;
       }
-      for (const s of sockets) s.destroy();
-      await Promise.all(closing);
-      await ops?.stop();
-      log.info('broker stopped');
     },
+    stop,
   };
+
+  async function stop(): Promise<void> {
+    for (const t of throttleTimers) clearTimeout(t);
+    throttleTimers.clear();
+    const closing = [closeServer(tcp), closeServer(http)];
+    wss?.close();
+    if (aedes) {
+      const a = aedes;
+      await new Promise<void>((resolve) => a.close(() => resolve()));
+    }
+    for (const s of sockets) s.destroy();
+    await Promise.all(closing);
+    await ops?.stop();
+    ops = undefined;
+    // after the clients: closing them publishes their wills, which are written to the store
+    await persistence?.close();
+    persistence = undefined;
+    log.info('broker stopped');
+  }
+
+  async function listen(broker: Aedes, store: BrokerPersistence): Promise<BrokerAddresses> {
+    broker.on('clientReady', (client) => {
+      const p = principals.get(client);
+      metrics.clients.inc({ type: p?.type ?? 'unknown' });
+      log.info({ clientId: client.id, principal: p?.name, remote: addressOf(client) }, 'client connected');
+    });
+    broker.on('clientDisconnect', (client) => {
+      const p = principals.get(client);
+      if (p) metrics.clients.dec({ type: p.type });
+      log.info({ clientId: client.id }, 'client disconnected');
+    });
+    broker.on('clientError', (client, err) => log.debug({ clientId: client.id, err: { message: err.message } }, 'client error'));
+    broker.on('connectionError', (client, err) => log.debug({ clientId: client.id, err: { message: err.message } }, 'connection error'));
+    broker.on('keepaliveTimeout', (client) => {
+      metrics.connectionErrors.inc({ reason: 'keepalive_timeout' });
+      log.info({ clientId: client.id }, 'keepalive timeout');
+    });
+    // aedes emits 'error' when the store fails under a publish (disk full, say); unheard, it would end the process
+    (broker as EventEmitter).on('error', (err: Error) => log.error({ err, persistence: store.type }, 'broker store error'));
+
+    tcp = createNetServer((socket: Socket) => {
+      // small packets both ways (PUBLISH, PUBACK): Nagle + delayed ACK would add ~40 ms to each round trip
+      socket.setNoDelay(true);
+      handle(socket, socket.remoteAddress ?? 'unknown');
+    });
+    const tcpAddr = await listenOn(tcp, config.broker.mqtt.host, config.broker.mqtt.port, 'mqtt');
+    let wsAddr: AddressInfo | undefined;
+    if (config.broker.ws.enabled) {
+      const path = config.broker.ws.path;
+      const server = createHttpServer((_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket: connect with the "mqtt" subprotocol\n');
+      });
+      http = server;
+      const ws = new WebSocketServer({ noServer: true, maxPayload: config.broker.maxPacketBytes + 16 });
+      wss = ws;
+      ws.on('error', (err) => log.error({ err }, 'websocket server error'));
+      server.on('upgrade', (req: IncomingMessage, socket, head) => {
+        socket.on('error', () => undefined);
+        if (new URL(req.url ?? '/', 'http://x').pathname !== path) {
+          socket.end('HTTP/1.1 404 Not Found\r\n\r\n');
+          return;
+        }
+        ws.handleUpgrade(req, socket, head, (conn) => {
+          const stream = createWebSocketStream(conn);
+          stream.on('error', () => undefined); // surfaced through the guarded connection
+          handle(stream, req.socket.remoteAddress ?? 'unknown');
+        });
+      });
+      wsAddr = await listenOn(server, config.broker.ws.host, config.broker.ws.port, 'mqtt-ws');
+    }
+    ops = buildOpsServer({
+      host: config.broker.http.host,
+      port: config.broker.http.port,
+      registry: metrics.registry,
+      logger: deps.logger,
+      checks: [{ name: 'mqtt', check: () => (tcp?.listening && aedes && !aedes.closed ? undefined : 'MQTT listener is down') }],
+    });
+    const opsAddr = await ops.start();
+    const addresses: BrokerAddresses = {
+      mqtt: { host: tcpAddr.address, port: tcpAddr.port, url: `mqtt://${tcpAddr.address}:${tcpAddr.port}` },
+      ...(wsAddr ? { ws: { host: wsAddr.address, port: wsAddr.port, url: `ws://${wsAddr.address}:${wsAddr.port}${config.broker.ws.path}` } } : {}),
+      http: { host: opsAddr.host, port: opsAddr.port, url: `http://${opsAddr.host}:${opsAddr.port}` },
+    };
+    log.info({ addresses, persistence: store.type, dir: store.dir }, 'broker listening');
+    return addresses;
+  }
 }

@@ -5,3 +5,4 @@ export * from './metrics.ts';
 export * from './packet-guard.ts';
 export * from './throttle.ts';
 export * from './errors.ts';
+export * from './persistence.ts';
