@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { startInfluxd, startMosquitto, startProcess, testDeployment } from '@hatake/testkit';
+import { cpuSeconds, startInfluxd, startMosquitto, startProcess, testDeployment } from '@hatake/testkit';
 import { scrape } from '../e2e/scrape.ts';
 import { fmt, line } from './format.ts';
 
@@ -70,9 +70,11 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
     });
     await next(); // ready
     const total = opts.devices * opts.messages * opts.perMessage;
+    const cpu0 = { machine: cpuSeconds('machine'), ingest: cpuSeconds(ingest.pid), load: cpuSeconds(load.pid!) };
     const start = performance.now();
     load.stdin.write('go\n');
     const publishedMs = Number((await next()).split(' ')[1]);
+    const loadCpu = cpuSeconds(load.pid!) - cpu0.load;
     let lastTrace = 0;
     for (;;) {
       if ((await scrape(metrics, 'hatake_ingest_stored_total')) >= total) break;
@@ -84,13 +86,15 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
       await new Promise((r) => setTimeout(r, 25));
     }
     const seconds = (performance.now() - start) / 1000;
+    const cores = (what: 'machine' | 'ingest', pid: number | 'machine'): string => ((cpuSeconds(pid) - cpu0[what]) / seconds).toFixed(2);
+    const cpu = `CPU in cores: machine ${cores('machine', 'machine')} of 2, ingest ${cores('ingest', ingest.pid)}, load generator ${(loadCpu / seconds).toFixed(2)}, broker + influxd the rest`;
     const counted = JSON.stringify(await influxd.query('SELECT count(seq) FROM hatake.sensor', 'hatake'));
     const count = Number(/"values":\[\["?[^,]*"?,(\d+)\]\]/.exec(counted)?.[1] ?? -1);
     const msgs = (opts.devices * opts.messages) / seconds;
     const points = total / seconds;
     line(
       `end to end (${opts.devices} devices → ${opts.broker === 'mosquitto' ? 'Mosquitto' : 'embedded aedes broker'} → ingest → influxd, separate processes), ${opts.perMessage} sample(s) per message, QoS 1`,
-      `${fmt(msgs)} msg/s, ${fmt(points)} points/s sustained over ${seconds.toFixed(1)} s (devices published in ${(publishedMs / 1000).toFixed(1)} s)${opts.ceiling ? `, ${((points / opts.ceiling) * 100).toFixed(0)} % of the InfluxDB ceiling` : ''}; InfluxDB count ${fmt(count)} of ${fmt(total)}${count === total ? ' (zero loss)' : ' — MISSING SAMPLES'}`,
+      `${fmt(msgs)} msg/s, ${fmt(points)} points/s sustained over ${seconds.toFixed(1)} s (devices published in ${(publishedMs / 1000).toFixed(1)} s)${opts.ceiling ? `, ${((points / opts.ceiling) * 100).toFixed(0)} % of the InfluxDB ceiling` : ''}; InfluxDB count ${fmt(count)} of ${fmt(total)}${count === total ? ' (zero loss)' : ' — MISSING SAMPLES'}; ${cpu}`,
     );
     load.kill();
     return { messagesPerSecond: msgs, pointsPerSecond: points, lost: total - count };

@@ -21,7 +21,20 @@ export interface ServiceConnection {
   reconnectMaxMs?: number;
   /** randomness for the reconnect jitter (tests) */
   random?: () => number;
+  /**
+   * MQTT 5 only: QoS 1 messages the broker may have in flight to this client (its Receive Maximum, at most 65,535).
+   * Brokers (Mosquitto, EMQX) take it in place of their own window, which may be as small as 20.
+   */
+  receiveMaximum?: number;
+  /**
+   * MQTT 5 only: how long the broker keeps a persistent session after the connection is gone, seconds. MQTT 5
+   * ends a session at disconnect unless this is set, whatever `clean` says. Default with `clean: false`: 7 days.
+   */
+  sessionExpirySeconds?: number;
 }
+
+/** How long an MQTT 5 broker keeps a service's persistent session while it is away (unless told otherwise). */
+export const SESSION_EXPIRY_SECONDS = 7 * 24 * 3600;
 
 /**
  * Connects a service account to the broker and resolves on the first CONNACK. A refused login or a bad URL
@@ -29,8 +42,16 @@ export interface ServiceConnection {
  * waiting `settings.reconnectMs`, then twice as long each failed attempt (with jitter) up to `reconnectMaxMs`.
  */
 export async function connectService(opts: ServiceConnection): Promise<MqttClient> {
+  const v5 = opts.settings.protocolVersion === 5;
+  const properties = v5
+    ? {
+        ...(opts.clean ? {} : { sessionExpiryInterval: opts.sessionExpirySeconds ?? SESSION_EXPIRY_SECONDS }),
+        ...(opts.receiveMaximum !== undefined ? { receiveMaximum: Math.max(1, Math.min(65_535, opts.receiveMaximum)) } : {}),
+      }
+    : undefined;
   const c = mqtt.connect(opts.url, {
     clientId: opts.clientId,
+    ...(properties && Object.keys(properties).length > 0 ? { properties } : {}),
     username: opts.username,
     password: opts.password,
     clean: opts.clean,

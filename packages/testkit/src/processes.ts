@@ -2,6 +2,7 @@
  * Running real external programs (Debian's mosquitto clients, influxd) from tests.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 export interface RunResult {
   readonly code: number | null;
@@ -39,7 +40,7 @@ export function startProcess(
   args: readonly string[],
   ready: RegExp,
   opts: { timeoutMs?: number } = {},
-): Promise<{ readonly output: () => string; stop(signal?: NodeJS.Signals): Promise<RunResult> }> {
+): Promise<{ readonly pid: number; readonly output: () => string; stop(signal?: NodeJS.Signals): Promise<RunResult> }> {
   return new Promise((resolve, reject) => {
     // its own process group, so stop() reaches grandchildren too (a shell's sleep, a server's workers)
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
@@ -69,6 +70,7 @@ export function startProcess(
         settled = true;
         clearTimeout(timer);
         resolve({
+          pid: child.pid!,
           output: () => out,
           stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
             if (child.exitCode === null && child.signalCode === null) kill(signal);
@@ -92,4 +94,20 @@ export function startProcess(
       reject(new Error(`${command} exited with ${code} before it was ready; output:\n${out}`));
     });
   });
+}
+
+/** CPU time a process has used so far (user + system), seconds; 0 once it is gone. Linux /proc. */
+export function cpuSeconds(pid: number | 'machine'): number {
+  try {
+    if (pid === 'machine') {
+      // busy time of all cores: every jiffy but idle and iowait
+      const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+      return (f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!) / 100;
+    }
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }

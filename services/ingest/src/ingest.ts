@@ -253,10 +253,10 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
         settings: config.mqtt,
         log,
         onMessage: onMessage as (topic: string, payload: Buffer, packet: unknown) => void,
-        prepare: (cl) => {
-          gate.attach(cl);
-          cl.on('reconnect', () => metrics.reconnects.inc());
-        },
+        prepare: (cl) => gate.attach(cl),
+        onReconnect: () => metrics.reconnects.inc(),
+        // the broker's window must not be smaller than ingest's own, or batches cannot fill
+        receiveMaximum: config.ingest.maxUnacked,
       });
       client = c;
       // a persistent session keeps the subscription; subscribing again is harmless and covers a fresh session;
