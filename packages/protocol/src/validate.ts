@@ -158,9 +158,16 @@ function schemaReasons(validator: AnyValidator, value: unknown, prefix = ''): Re
   const errors = validator.Errors(value) as unknown as TbError[];
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
   const out: Reason[] = [];
+  // "schema is false": the twin of an additionalProperties error — unless the error buffer ran out before that
+  // error was reported (a message with many unknown fields), when it is the only word on those fields
+  const unknownReported = new Set(errors.filter((e) => e.keyword === 'additionalProperties').map((e) => e.instancePath));
   for (const e of errors) {
     const path = prefix + e.instancePath;
-    if (e.keyword === 'boolean') continue; // "schema is false", twin of additionalProperties
+    if (e.keyword === 'boolean') {
+      const parent = e.instancePath.slice(0, e.instancePath.lastIndexOf('/'));
+      if (!unknownReported.has(parent)) out.push({ code: 'unknown_field', path, message: 'is not a field of this message' });
+      continue;
+    }
     if (e.keyword !== 'anyOf' && anyOfPaths.has(e.instancePath)) continue; // branch detail of a union
     const got = valueAt(value, e.instancePath);
     switch (e.keyword) {
@@ -230,14 +237,7 @@ function sampleRules(kind: DeviceKind, s: unknown, path: string, out: Reason[], 
   if (kind === 'sensor' && !SENSOR_MEASUREMENTS.some((m) => s[m] !== undefined)) {
     out.push({ code: 'rule', path, message: `a sensor sample needs at least one of ${SENSOR_MEASUREMENTS.join(', ')}` });
   }
-  const t = s['t'];
-  if (opts.now !== undefined && typeof t === 'number' && Number.isFinite(t) && t > opts.now + limits.maxFutureSkewMs) {
-    out.push({
-      code: 'rule',
-      path: `${path}/t`,
-      message: `device time is ${Math.round((t - opts.now) / 1000)} s ahead of the receive time (limit ${Math.round(limits.maxFutureSkewMs / 1000)} s): device clock is wrong`,
-    });
-  }
+  futureRule(s['t'], `${path}/t`, out, opts, limits);
 }
 
 function telemetryRules(kind: DeviceKind, obj: Record<string, unknown>, out: Reason[], opts: DecodeOptions, limits: DecodeLimits): void {
@@ -303,19 +303,35 @@ function ackRules(obj: Record<string, unknown>, out: Reason[]): void {
   }
 }
 
-function eventRules(obj: Record<string, unknown>, out: Reason[]): void {
+/** A device time too far ahead of the receive time: the device clock is wrong. */
+function futureRule(t: unknown, path: string, out: Reason[], opts: DecodeOptions, limits: DecodeLimits): void {
+  if (opts.now !== undefined && typeof t === 'number' && Number.isFinite(t) && t > opts.now + limits.maxFutureSkewMs) {
+    out.push({
+      code: 'rule',
+      path,
+      message: `device time is ${Math.round((t - opts.now) / 1000)} s ahead of the receive time (limit ${Math.round(limits.maxFutureSkewMs / 1000)} s): device clock is wrong`,
+    });
+  }
+}
+
+function eventRules(obj: Record<string, unknown>, out: Reason[], opts: DecodeOptions, limits: DecodeLimits): void {
+  futureRule(obj['t'], '/t', out, opts, limits);
   if ((obj['lat'] === undefined) !== (obj['lon'] === undefined)) {
     out.push({ code: 'rule', path: obj['lat'] === undefined ? '/lat' : '/lon', message: 'lat and lon come together' });
   }
 }
 
-function stateRules(obj: Record<string, unknown>, out: Reason[]): void {
+function stateRules(obj: Record<string, unknown>, out: Reason[], opts: DecodeOptions, limits: DecodeLimits): void {
+  futureRule(obj['t'], '/t', out, opts, limits);
   if (obj['online'] === true && obj['reason'] !== undefined) {
     out.push({ code: 'rule', path: '/reason', message: 'applies only when online is false' });
   }
 }
 
 function capReasons(reasons: Reason[]): Reason[] {
+  // a path comes from the message's own keys: bounded and printable, like every other word of a reason
+  // eslint-disable-next-line no-control-regex
+  for (const r of reasons) if (r.path.length > 256 || /[\u0000-\u001f\u007f]/.test(r.path)) r.path = sanitizeText(r.path, 255);
   if (reasons.length <= MAX_REASONS) return reasons;
   const shown = reasons.slice(0, MAX_REASONS);
   shown.push({ code: reasons[MAX_REASONS]!.code, path: '', message: `more problems not listed (only the first ${MAX_REASONS} are reported)` });
@@ -402,11 +418,11 @@ export class Decoder {
           }
           case 'state':
             validator = all.state;
-            stateRules(value, reasons);
+            stateRules(value, reasons, opts, this.limits);
             break;
           case 'event':
             validator = all.event;
-            eventRules(value, reasons);
+            eventRules(value, reasons, opts, this.limits);
             break;
           case 'cmd':
             validator = all.cmd;
@@ -418,7 +434,11 @@ export class Decoder {
             break;
         }
     }
-    if (!validator.Check(value)) reasons.unshift(...schemaReasons(validator, value));
+    if (!validator.Check(value)) {
+      const found = schemaReasons(validator, value);
+      // the validator said no: never let a gap in its error report turn that into a yes
+      reasons.unshift(...(found.length > 0 ? found : [{ code: 'format' as const, path: '', message: 'does not match the schema of this message' }]));
+    }
     if (reasons.length > 0) return fail(reasons);
     return { ok: true, value: toDecoded(topic, value) };
   }

@@ -35,10 +35,10 @@ export const DeviceEvent = Type.Object(
     lat: Type.Optional(num(-90, 90, { description: 'WGS84 latitude where it happened', unit: 'deg' })),
     lon: Type.Optional(num(-180, 180, { description: 'WGS84 longitude where it happened', unit: 'deg' })),
     data: Type.Optional(
-      Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]{0,31}$' }), Type.Union([Type.Number(), Type.String({ maxLength: 128 }), Type.Boolean()]), {
+      Type.Record(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]{0,31}$' }), Type.Union([Type.Number(), Type.String({ maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), Type.Boolean()]), {
         maxProperties: 16,
         additionalProperties: false,
-        description: 'up to 16 extra key/values (keys: identifiers; values: finite numbers, strings ≤ 128, booleans)',
+        description: 'up to 16 extra key/values (keys: identifiers; values: finite numbers, strings ≤ 128 without control characters, booleans)',
       }),
     ),
   },
