@@ -34,10 +34,14 @@ describe('ingest killed with SIGKILL', () => {
   const acked: Record<string, Set<number>> = { s1: new Set(), s2: new Set() };
   const t0 = Date.now() - 3_600_000;
 
+  /** children still running, stopped after the tests whatever happened */
+  const running = new Set<Child>();
   const startChild = async (): Promise<Child> => {
     const proc = await startProcess(process.execPath, ['--conditions=@hatake/source', '--import', 'tsx', CHILD, childConfig], /ingest ready \S+/, { timeoutMs: 30_000 });
     const url = /ingest ready (\S+)/.exec(proc.output())![1]!;
-    return Object.assign(proc, { metricsUrl: `${url}/metrics` });
+    const child: Child = Object.assign(proc, { metricsUrl: `${url}/metrics` });
+    running.add(child);
+    return child;
   };
 
   /** Each device publishes seqs [from, to) at QoS 1, 20 in flight; resolves when the broker acknowledged them all. */
@@ -101,6 +105,7 @@ describe('ingest killed with SIGKILL', () => {
   }, 60_000);
 
   afterAll(async () => {
+    await Promise.all([...running].map((c) => c.stop('SIGKILL')));
     await Promise.all(devices.map((c) => c.endAsync(true)));
     await store?.stop();
     await broker?.stop();
