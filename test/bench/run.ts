@@ -13,7 +13,8 @@ import { testDeployment } from '@hatake/testkit';
 import { TractorModel } from '@hatake/tractor';
 import { fmt, line } from './format.ts';
 import { benchLive } from './live.ts';
-import { benchIngest } from './pipeline.ts';
+import { benchInfluxCeiling } from './ceiling.ts';
+import { benchEndToEnd } from './pipeline.ts';
 
 
 function timeLoop(seconds: number, body: () => number): { ops: number; perSecond: number } {
@@ -94,6 +95,15 @@ async function benchBroker(devices: number, perDevice: number): Promise<void> {
 benchDecoder();
 await benchTractorModel();
 await benchBroker(20, 2500);
-await benchIngest(50, 2000, 1);
-await benchIngest(50, 200, 10);
-await benchLive(100, 200, 5);
+// issue 4's figures, side by side: the database's own ceiling, hatake end to end against it, live fan-out
+const ceiling = await benchInfluxCeiling();
+const one = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 4000, perMessage: 1, window: 200, ceiling });
+const ten = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 800, perMessage: 10, window: 100, ceiling });
+const embedded = await benchEndToEnd({ broker: 'embedded', devices: 50, messages: 1000, perMessage: 1, window: 100, ceiling });
+const live = await benchLive();
+line(
+  'summary (targets: 10 samples/message ≥ 70 % of the ceiling; 1 sample/message ≥ 30,000 msg/s; live ≥ 3,000 msg/s at p99 ≤ 15 ms)',
+  `ceiling ${fmt(ceiling)} points/s; 10 samples/message ${fmt(ten.pointsPerSecond)} points/s = ${((ten.pointsPerSecond / ceiling) * 100).toFixed(0)} % of the ceiling; ` +
+    `1 sample/message ${fmt(one.messagesPerSecond)} msg/s via Mosquitto, ${fmt(embedded.messagesPerSecond)} msg/s via the embedded broker; live fan-out ${fmt(live)} msg/s; ` +
+    `lost ${one.lost + ten.lost + embedded.lost}`,
+);

@@ -83,7 +83,11 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const gatewayAddr = await gateway.start();
     const fleet = buildFleet(config, { secrets: generated.secrets, logger: opts.logger, url: brokerAddr.mqtt.url });
     // the fleet stops first (devices say goodbye), then ingest writes what it has
-    stops.push(() => fleet.stop());
+    stops.push(async () => {
+      await fleet.stop();
+      // the devices' goodbyes (offline states) are on their way through the broker: let ingest read them first
+      await ingest.quiet(300, 3000);
+    });
     await fleet.start();
     const tokens: Record<string, string> = {};
     for (const u of opts.tokensFor ?? []) if (config.users.some((x) => x.username === u)) tokens[u] = (await gateway.tokens.issue(u)).token;

@@ -55,6 +55,8 @@ export interface Ingest {
   drained(): Promise<void>;
   /** Records received and not yet durable. */
   readonly queueDepth: number;
+  /** Resolves once no message has arrived for `quietMs` (or after `maxMs`): what was in flight has been read (shutdown of a whole stack). */
+  quiet(quietMs: number, maxMs: number): Promise<void>;
 }
 
 /** How long stop() waits for what was received to become durable (what is not stays unacknowledged: the broker redelivers it). */
@@ -128,7 +130,9 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
   let pipeline: Pipeline | undefined;
   const spoolDir = deps.spoolDir ?? resolve(config.deployment.dataDir, config.ingest.spool.dir);
 
+  let lastMessageAt = 0;
   const onMessage = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+    lastMessageAt = now();
     const token = gate.receive(packet);
     try {
       if (!accept(topic, payload, packet, token)) gate.settle(token);
@@ -194,6 +198,10 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
     },
     drained: async () => {
       await pipeline?.drained();
+    },
+    async quiet(quietMs, maxMs) {
+      const until = Date.now() + maxMs;
+      while (Date.now() < until && now() - lastMessageAt < quietMs) await new Promise((r) => setTimeout(r, Math.min(quietMs, 50)));
     },
     async start() {
       spool = await Spool.open({ dir: spoolDir, maxBytes: config.ingest.spool.maxBytes, segmentBytes: config.ingest.spool.segmentBytes, log });
