@@ -28,7 +28,7 @@ export interface EndToEnd {
 }
 
 /** Runs one load; resolves with the sustained figures. */
-export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; devices: number; messages: number; perMessage: number; window: number; ceiling?: number }): Promise<EndToEnd> {
+export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; devices: number; messages: number; perMessage: number; window: number; ceiling?: number; env?: Record<string, string> }): Promise<EndToEnd> {
   const influxd = await startInfluxd();
   const mosquitto = opts.broker === 'mosquitto' ? await startMosquitto() : undefined;
   const dir = await mkdtemp(join(tmpdir(), 'hatake-bench-'));
@@ -42,6 +42,7 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
       HATAKE_MQTT__PROTOCOL_VERSION: opts.broker === 'mosquitto' ? '5' : '4',
       HATAKE_LIMITS__DEVICE_PUBLISH_RATE: '1000000',
       HATAKE_LIMITS__DEVICE_PUBLISH_BURST: '1000000',
+      ...opts.env,
     },
     overrides: { deviceGroups: [{ prefix: 'load', kind: 'sensor', count: opts.devices, farm: 'north', field: 'n1' }] },
   });
@@ -57,7 +58,7 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
     }
     const cfg = join(dir, 'ingest.json');
     await writeFile(cfg, JSON.stringify({ config: dep.config, password: dep.secrets['ingest'], mqttUrl: url }), { mode: 0o600 });
-    const ingest = await startProcess(process.execPath, [...NODE_ARGS, INGEST, cfg], /ingest ready \S+/, { timeoutMs: 30_000 });
+    const ingest = await startProcess(process.execPath, [...NODE_ARGS, ...(process.env['HATAKE_BENCH_SEMI'] ? [`--max-semi-space-size=${process.env['HATAKE_BENCH_SEMI']}`] : []), INGEST, cfg], /ingest ready \S+/, { timeoutMs: 30_000 });
     children.push(ingest);
     const metrics = `${/ingest ready (\S+)/.exec(ingest.output())![1]!}/metrics`;
     const ids = Array.from({ length: opts.devices }, (_, i) => `load-${String(i + 1).padStart(4, '0')}`);
@@ -76,8 +77,11 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
     const publishedMs = Number((await next()).split(' ')[1]);
     const loadCpu = cpuSeconds(load.pid!) - cpu0.load;
     let lastTrace = 0;
+    // done when every message is acknowledged (durable) and nothing waits to be stored: no batch in memory, no spool
+    const done = async (): Promise<boolean> =>
+      (await scrape(metrics, 'hatake_ingest_acked_total')) >= opts.devices * opts.messages && (await scrape(metrics, 'hatake_ingest_queue_depth')) === 0 && (await scrape(metrics, 'hatake_ingest_spool_bytes')) === 0;
     for (;;) {
-      if ((await scrape(metrics, 'hatake_ingest_stored_total')) >= total) break;
+      if (await done()) break;
       if (process.env['HATAKE_BENCH_TRACE'] && performance.now() - lastTrace > 250) {
         lastTrace = performance.now();
         const m = await Promise.all(['hatake_ingest_received_total', 'hatake_ingest_acked_total', 'hatake_ingest_stored_total', 'hatake_ingest_unacked_messages', 'hatake_ingest_queue_depth', 'hatake_ingest_spooled_total'].map((n) => scrape(metrics, n)));
@@ -88,6 +92,10 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
     const seconds = (performance.now() - start) / 1000;
     const cores = (what: 'machine' | 'ingest', pid: number | 'machine'): string => ((cpuSeconds(pid) - cpu0[what]) / seconds).toFixed(2);
     const cpu = `CPU in cores: machine ${cores('machine', 'machine')} of 2, ingest ${cores('ingest', ingest.pid)}, load generator ${(loadCpu / seconds).toFixed(2)}, broker + influxd the rest`;
+    if (process.env['HATAKE_BENCH_TRACE']) {
+      const m = await Promise.all(['hatake_ingest_received_total', 'hatake_ingest_acked_total', 'hatake_ingest_stored_total', 'hatake_ingest_spooled_total', 'hatake_ingest_replayed_total', 'hatake_ingest_write_failures_total', 'hatake_mqtt_reconnects_total', 'hatake_ingest_rejected_total'].map((n) => scrape(metrics, n)));
+      process.stderr.write(`final: received ${m[0]} acked ${m[1]} stored ${m[2]} spooled ${m[3]} replayed ${m[4]} write failures ${m[5]} reconnects ${m[6]} rejected ${m[7]}\n`);
+    }
     const counted = JSON.stringify(await influxd.query('SELECT count(seq) FROM hatake.sensor', 'hatake'));
     const count = Number(/"values":\[\["?[^,]*"?,(\d+)\]\]/.exec(counted)?.[1] ?? -1);
     const msgs = (opts.devices * opts.messages) / seconds;

@@ -40,8 +40,10 @@ interface Batch {
   bytes: number;
   /** When its first record arrived. */
   readonly since: number;
-  /** When it was handed to the store or the spool. */
+  /** When it closed (ready to write). */
   closedAt: number;
+  /** When its store write started (0: not yet). */
+  startedAt: number;
   durable: boolean;
   spooling: boolean;
 }
@@ -130,7 +132,7 @@ export class Pipeline {
   add(kind: RecordKind, records: readonly AnyRecord[], bytes: number, token: AckToken | undefined): void {
     let b = this.open[kind];
     if (!b) {
-      b = { kind, records: [], tokens: [], loose: 0, bytes: 0, since: this.opts.now(), closedAt: 0, durable: false, spooling: false };
+      b = { kind, records: [], tokens: [], loose: 0, bytes: 0, since: this.opts.now(), closedAt: 0, startedAt: 0, durable: false, spooling: false };
       this.open[kind] = b;
     }
     for (const r of records) b.records.push(r);
@@ -207,6 +209,7 @@ export class Pipeline {
   }
 
   private async toStore(b: Batch): Promise<void> {
+    b.startedAt = this.opts.now();
     this.writing++;
     this.inFlight.add(b);
     try {
@@ -281,11 +284,21 @@ export class Pipeline {
     if (this.records === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Every so often: spool batches the store is slow to confirm, and retry held ones. */
+  /**
+   * Every so often: spool the batches of a store that has stopped answering — a write unconfirmed after
+   * `spoolAfterMs`, and then the batches queued behind it — and retry held ones. Batches that merely wait for
+   * a write slot while the store answers are not spooled: a store at its capacity is back-pressure (the
+   * acknowledgement window fills and the broker holds the rest), and spooling would only add work.
+   */
   private tick(): void {
     const now = this.opts.now();
-    for (const b of this.inFlight) if (!b.durable && !b.spooling && now - b.closedAt >= this.opts.spoolAfterMs) void this.toSpool(b);
-    while (this.ready.length > 0 && now - this.ready[0]!.closedAt >= this.opts.spoolAfterMs) void this.toSpool(this.ready.shift()!);
+    let stuck = false;
+    for (const b of this.inFlight) {
+      if (b.durable || b.spooling || b.startedAt === 0 || now - b.startedAt < this.opts.spoolAfterMs) continue;
+      stuck = true;
+      void this.toSpool(b);
+    }
+    if (stuck) while (this.ready.length > 0 && now - this.ready[0]!.closedAt >= this.opts.spoolAfterMs) void this.toSpool(this.ready.shift()!);
     if (this.held.length > 0) {
       const held = this.held;
       this.held = [];
