@@ -4,6 +4,7 @@
  * `/healthz` and an OpenAPI document generated from the route schemas.
  */
 
+import { randomBytes } from 'node:crypto';
 import fastifySwagger from '@fastify/swagger';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
@@ -108,6 +109,19 @@ function deviceView(d: DeviceDef, latest: LatestRow | undefined): DeviceView {
   };
 }
 
+/**
+ * The gateway's MQTT client id. Its session is clean, so the id need not
+ * outlive the process: left at the account's name (the default), each start
+ * adds a random instance suffix (`gateway:3f9a0c1e`), so that gateways
+ * started from one configuration do not take each other's connection over
+ * (MQTT 3.1.1 §3.1.4-2, MQTT 5 §3.1.4-3: a second CONNECT with a client id
+ * in use disconnects the first). `gateway:<n>`, when configured, is used as
+ * it is.
+ */
+export function mqttClientId(configured: string, username: string, random: () => string = () => randomBytes(4).toString('hex')): string {
+  return configured === username ? `${username}:${random()}` : configured;
+}
+
 /** Builds the gateway (not yet listening). */
 export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   const log = deps.logger.child({ component: 'gateway' });
@@ -204,6 +218,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   app.register(fastifyWebsocket, {
     options: {
       maxPayload: config.gateway.ws.maxMessageBytes,
+      // the live stream writes frames built once for every client (frame.ts): no per-client compression
+      perMessageDeflate: false,
       handleProtocols: (protocols: Set<string>) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     },
   });
@@ -386,9 +402,10 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     tokens,
     async start() {
       const url = deps.mqttUrl ?? config.mqtt.url;
+      const clientId = mqttClientId(config.gateway.clientId, config.gateway.username);
       const c = await connectService({
         url,
-        clientId: config.gateway.clientId,
+        clientId,
         username: config.gateway.username,
         password: deps.password,
         clean: true,
@@ -403,7 +420,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       await app.listen({ host: config.gateway.http.host, port: config.gateway.http.port });
       const addr = app.server.address() as { address: string; port: number };
       const base = `http://${addr.address}:${addr.port}`;
-      log.info({ url: base }, 'gateway listening');
+      log.info({ url: base, mqttClientId: clientId }, 'gateway listening');
       return { http: { host: addr.address, port: addr.port, url: base, ws: `ws://${addr.address}:${addr.port}/ws` } };
     },
     async stop() {

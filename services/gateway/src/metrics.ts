@@ -20,6 +20,7 @@ export function createGatewayMetrics(registry = new Registry()): GatewayMetrics 
     clients: new Gauge({ name: 'hatake_gateway_ws_clients', help: 'Live stream clients connected', registers }),
     sent: new Counter({ name: 'hatake_gateway_ws_sent_total', help: 'Messages sent to live clients, by type', labelNames: ['type'], registers }),
     dropped: new Counter({ name: 'hatake_gateway_ws_dropped_total', help: 'Messages not sent to slow live clients (superseded or over the event limit), by type', labelNames: ['type'], registers }),
+    throttled: new Counter({ name: 'hatake_gateway_ws_throttled_total', help: "Telemetry messages not sent because a newer one of the same device replaced them within a client's maxRate", registers }),
     clientErrors: new Counter({ name: 'hatake_gateway_ws_client_errors_total', help: 'Refused client messages, by code', labelNames: ['reason'], registers }),
     mqttMessages: new Counter({ name: 'hatake_gateway_mqtt_messages_total', help: 'Valid MQTT messages received, by channel', labelNames: ['channel'], registers }),
     mqttInvalid: new Counter({ name: 'hatake_gateway_mqtt_invalid_total', help: 'MQTT messages failing validation (not forwarded; ingest dead-letters them)', registers }),

@@ -123,17 +123,32 @@ export const EventsReply = Type.Object({ events: Type.Array(Type.Record(Type.Str
 
 export const ROUTE_ERRORS = { errors };
 
+/** The most and least a live client may ask for with `maxRate` (messages per second per device). */
+export const MAX_RATE = { min: 0.01, max: 1000 } as const;
+
+/** Live stream, client → server: narrow the stream, and optionally slow it down per device. */
+export const SubscribeMessage = Type.Object(
+  {
+    type: Type.Literal('subscribe'),
+    devices: Type.Optional(Type.Array(Type.String({ pattern: ID_PATTERN }), { maxItems: 10_000, uniqueItems: true })),
+    kinds: Type.Optional(Type.Array(Type.Enum(DEVICE_KINDS), { minItems: 1, uniqueItems: true })),
+    farm: Type.Optional(Type.String({ pattern: ID_PATTERN })),
+    maxRate: Type.Optional(
+      Type.Number({
+        minimum: MAX_RATE.min,
+        maximum: MAX_RATE.max,
+        description: 'at most this many telemetry messages per second per device; the latest wins, and the latest held back is delivered when its turn comes',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SubscribeMessage = Static<typeof SubscribeMessage>;
+
+/** Live stream, client → server: answered with `pong`. */
+export const PingMessage = Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false });
+export type PingMessage = Static<typeof PingMessage>;
+
 /** A client's message on the live stream. */
-export const ClientMessage = Type.Union([
-  Type.Object(
-    {
-      type: Type.Literal('subscribe'),
-      devices: Type.Optional(Type.Array(Type.String({ pattern: ID_PATTERN }), { maxItems: 10_000, uniqueItems: true })),
-      kinds: Type.Optional(Type.Array(Type.Enum(DEVICE_KINDS), { minItems: 1, uniqueItems: true })),
-      farm: Type.Optional(Type.String({ pattern: ID_PATTERN })),
-    },
-    { additionalProperties: false },
-  ),
-  Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false }),
-]);
+export const ClientMessage = Type.Union([SubscribeMessage, PingMessage]);
 export type ClientMessage = Static<typeof ClientMessage>;

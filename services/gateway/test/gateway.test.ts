@@ -282,21 +282,22 @@ describe('live stream', () => {
     const socket = (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
     socket.pause();
     const s2 = await device('s2');
+    const telemetrySeen = async (): Promise<number> => (await gateway.metrics.mqttMessages.get()).values.find((v) => v.labels['channel'] === 'telemetry')?.value ?? 0;
+    const seenBefore = await telemetrySeen();
     const t = Date.now() - 600_000;
     const batch = (k: number) => JSON.stringify({ v: 1, samples: Array.from({ length: 500 }, (_, i) => exampleSensorSample({ seq: k * 500 + i, t: t + k * 500 + i })) });
     const total = 120;
     for (let k = 0; k < total; k++) await s2.publishAsync('hatake/v1/sensor/s2/telemetry', batch(k), { qos: 1 });
-    await waitFor('the gateway to see every message', async () => {
-      const m = await gateway.metrics.mqttMessages.get();
-      return (m.values.find((v) => v.labels['channel'] === 'telemetry')?.value ?? 0) >= total ? true : undefined;
-    });
+    await waitFor('the gateway to see every message', async () => ((await telemetrySeen()) - seenBefore >= total ? true : undefined));
     socket.resume();
     const dropped = await c.next('dropped');
     expect((dropped['telemetry'] as Record<string, number>)['s2']).toBeGreaterThan(0);
     // the last message published is the last one received: the latest was kept
     await waitFor('the latest message', () => c.messages.find((m) => m['type'] === 'telemetry' && (m['samples'] as { seq: number }[])[0]!.seq === (total - 1) * 500));
     const received = c.messages.filter((m) => m['type'] === 'telemetry').length;
-    expect(received + (dropped['telemetry'] as Record<string, number>)['s2']!).toBe(total);
+    // every message was either received or counted as dropped (the kernel's buffers may let a client be slow more than once)
+    const droppedTotal = c.messages.filter((m) => m['type'] === 'dropped').reduce((n, m) => n + ((m['telemetry'] as Record<string, number>)['s2'] ?? 0), 0);
+    expect(received + droppedTotal).toBe(total);
     expect(received).toBeLessThan(total);
     c.close();
   });
