@@ -125,6 +125,15 @@ export class GuardedConnection extends Duplex {
     this.inner.write(chunk, cb);
   }
 
+  /** What aedes wrote since the last round goes to the socket as one write (one system call), not one per chunk. */
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    if (this.inner.destroyed) {
+      cb();
+      return;
+    }
+    this.inner.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
     this.inner.end(cb);
   }

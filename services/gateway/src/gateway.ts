@@ -12,7 +12,7 @@ import type { MqttClient } from 'mqtt';
 import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm, hashSecret, verifySecret, visibilityScope } from '@hatake/auth';
 import { deviceOfMessage, findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
 import { Decoder, deviceChannelFilter } from '@hatake/protocol';
-import { connectService, type Logger } from '@hatake/runtime';
+import { connectService, reconnectCounter, type Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
 import { GatewayError } from './errors.ts';
 import { LiveHub } from './live.ts';
@@ -127,6 +127,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   const log = deps.logger.child({ component: 'gateway' });
   const now = deps.now ?? Date.now;
   const metrics = deps.metrics ?? createGatewayMetrics();
+  const reconnects = reconnectCounter(metrics.registry);
   const tokens = new TokenIssuer({ ...(config.gateway.auth.tokenSecret !== undefined ? { secret: config.gateway.auth.tokenSecret } : {}), ttlSeconds: config.gateway.auth.tokenTtlSeconds });
   const verifier = new SecretVerifier();
   // five failures of one user from one address, or fifty of any users, within a minute block for a minute
@@ -412,6 +413,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
         settings: config.mqtt,
         log,
         onMessage: onMqtt,
+        onReconnect: () => reconnects.inc(),
       });
       client = c;
       // QoS 1: nothing is lost between the broker and the live stream
