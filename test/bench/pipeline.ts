@@ -58,7 +58,7 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
     }
     const cfg = join(dir, 'ingest.json');
     await writeFile(cfg, JSON.stringify({ config: dep.config, password: dep.secrets['ingest'], mqttUrl: url }), { mode: 0o600 });
-    const ingest = await startProcess(process.execPath, [...NODE_ARGS, ...(process.env['HATAKE_BENCH_SEMI'] ? [`--max-semi-space-size=${process.env['HATAKE_BENCH_SEMI']}`] : []), INGEST, cfg], /ingest ready \S+/, { timeoutMs: 30_000 });
+    const ingest = await startProcess(process.execPath, [...NODE_ARGS, INGEST, cfg], /ingest ready \S+/, { timeoutMs: 30_000 });
     children.push(ingest);
     const metrics = `${/ingest ready (\S+)/.exec(ingest.output())![1]!}/metrics`;
     const ids = Array.from({ length: opts.devices }, (_, i) => `load-${String(i + 1).padStart(4, '0')}`);
