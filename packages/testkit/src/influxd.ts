@@ -22,6 +22,9 @@ export interface Influxd {
   pause(opts?: { kill?: boolean }): Promise<void>;
   /** Starts it again after `pause()`, on the same port with the same data. */
   resume(): Promise<void>;
+  /** SIGSTOP: it keeps its connections and answers nothing (a hung database); `thaw()` lets it go on. */
+  freeze(): void;
+  thaw(): void;
   /** Runs InfluxQL as the admin; returns the parsed JSON answer. */
   query(q: string, db?: string): Promise<unknown>;
 }
@@ -111,6 +114,12 @@ export async function startInfluxd(opts: { dataDir?: string } = {}): Promise<Inf
     },
     async resume() {
       proc ??= await launch();
+    },
+    freeze() {
+      if (proc) process.kill(proc.pid, 'SIGSTOP');
+    },
+    thaw() {
+      if (proc) process.kill(proc.pid, 'SIGCONT');
     },
   };
 }

@@ -194,7 +194,7 @@ describe('ingest over a real influxd that refuses, and that goes away', () => {
     broker = buildBroker(dep.config, { logger: silentLogger() });
     addr = await broker.start();
     store = new InfluxStore(
-      { ...dep.config.store.influx, url: influxd.url, username: influxd.username, password: influxd.password, retentionDays: 7, maxRetries: 2, maxRetryTimeMs: 2000 },
+      { ...dep.config.store.influx, url: influxd.url, username: influxd.username, password: influxd.password, retentionDays: 7, maxRetries: 2, maxRetryTimeMs: 2000, timeoutMs: 60_000 },
       { logger: silentLogger() },
     );
     await store.start();
@@ -228,7 +228,25 @@ describe('ingest over a real influxd that refuses, and that goes away', () => {
     expect(await metric(ingest, 'hatake_ingest_queue_depth')).toBe(0);
   });
 
-  it('acknowledges what arrives while the database hangs only once it is spooled, and replays it all when the database returns', async () => {
+  it('spools around a database that hangs (answers nothing) and stores everything once it answers again', async () => {
+    const base = Date.now() - 45_000;
+    const ackedBefore = await metric(ingest, 'hatake_ingest_acked_total');
+    const spooledBefore = await metric(ingest, 'hatake_ingest_spooled_total', { type: 'sample' });
+    influxd.freeze();
+    try {
+      await Promise.all(Array.from({ length: 50 }, (_, seq) => publish(3000 + seq, base + seq)));
+      // the write is stuck, not failed (its timeout is a minute away): after ingest.spool.afterMs the batch goes
+      // to the spool and is acknowledged
+      await waitFor('all acknowledged', async () => ((await metric(ingest, 'hatake_ingest_acked_total')) - ackedBefore >= 50 ? true : undefined), { timeoutMs: 20_000 });
+      expect((await metric(ingest, 'hatake_ingest_spooled_total', { type: 'sample' })) - spooledBefore).toBeGreaterThanOrEqual(50);
+    } finally {
+      influxd.thaw();
+    }
+    await ingest.drained();
+    expect(await stored(base, base + 100)).toEqual(Array.from({ length: 50 }, (_, i) => 3000 + i));
+  });
+
+  it('acknowledges what arrives while the database is stopped only once it is spooled, and replays it all when the database returns', async () => {
     const base = Date.now() - 50_000;
     await influxd.pause();
     const ackedBefore = await metric(ingest, 'hatake_ingest_acked_total');
