@@ -1,6 +1,6 @@
 /**
- * InfluxDB's own ceiling on this machine: line protocol shaped like what
- * packages/store writes for tractor and sensor samples, serialized before the
+ * InfluxDB's own ceiling on this machine: line protocol exactly as
+ * packages/store writes it for tractor and sensor samples, serialized before the
  * clock starts, posted straight to a throwaway influxd's `/write` over
  * keep-alive connections with a few requests in flight. No MQTT, no
  * validation, no client library: what is left is InfluxDB (and the kernel),
@@ -11,7 +11,7 @@ import { Agent, request } from 'node:http';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { exampleSensorSample, exampleTractorSample, type DeviceKind } from '@hatake/protocol';
-import { SAMPLE_FIELDS, bitsToText, nanoKey, type FieldDef } from '@hatake/store';
+import { SAMPLE_FIELDS, sampleLine, type SampleRecord } from '@hatake/store';
 import { startInfluxd, type Influxd } from '@hatake/testkit';
 import { fmt, line } from './format.ts';
 
@@ -28,24 +28,10 @@ export interface CeilingOptions {
   readonly poolPoints?: number;
 }
 
-/** One field as the influx adapter writes it (records.ts `fieldText`): ints with `i`, strings quoted, bit lists as quoted '0'/'1' text. */
-function fieldText(f: FieldDef, v: unknown): string {
-  switch (f.type) {
-    case 'int':
-      return `${f.name}=${Math.trunc(v as number)}i`;
-    case 'float':
-      return `${f.name}=${v as number}`;
-    case 'string':
-      return `${f.name}="${String(v).replace(/[\\"]/g, (c) => `\\${c}`)}"`;
-    case 'bits':
-      return `${f.name}="${bitsToText(v as boolean[])}"`;
-  }
-}
-
-/** A sample line like the store's `sampleLine`: measurement = kind, tags device/farm/field, every sample field, the (t, seq) nanosecond key. */
-function sampleLine(kind: DeviceKind, device: string, farm: string, field: string, sample: Record<string, unknown>): { line: string; fields: number } {
-  const fields = SAMPLE_FIELDS[kind].filter((f) => sample[f.name] !== undefined).map((f) => fieldText(f, sample[f.name]));
-  return { line: `${kind},device=${device},farm=${farm},field=${field} ${fields.join(',')} ${nanoKey(sample['t'] as number, sample['seq'] as number)}`, fields: fields.length };
+/** A sample line exactly as the store writes it, and how many fields it has. */
+function lineOf(kind: DeviceKind, device: string, farm: string, field: string, sample: Record<string, unknown>): { line: string; fields: number } {
+  const record = { kind, device, farm, field, sample } as unknown as SampleRecord;
+  return { line: sampleLine(record), fields: SAMPLE_FIELDS[kind].filter((f) => sample[f.name] !== undefined).length };
 }
 
 /** Batches of `batchLines` lines, devices interleaved as a live fleet sends them, as ready-to-post bodies. */
@@ -69,7 +55,7 @@ function serialize(devices: number, batchLines: number, poolPoints: number, t0: 
         dev.kind === 'tractor'
           ? exampleTractorSample({ seq: round, t, lat: 43.2312 + (d % 50) * 1e-4 + round * 1e-7, lon: 141.7023 + round * 1e-7, speed: 2 + (round % 10) / 10, fuel: 80 - round * 1e-4 })
           : exampleSensorSample({ seq: Math.floor(round / 5), t, soilMoisture: 30 + (d % 10) / 10, airTemp: 4 + (round % 50) / 10 });
-      const l = sampleLine(dev.kind, dev.id, dev.farm, dev.field, sample as unknown as Record<string, unknown>);
+      const l = lineOf(dev.kind, dev.id, dev.farm, dev.field, sample as unknown as Record<string, unknown>);
       lines.push(l.line);
       fieldValues += l.fields;
       n++;
