@@ -4,3 +4,4 @@ export * from './shutdown.ts';
 export { Registry, Counter, Gauge, Histogram } from 'prom-client';
 export * from './mqtt-service.ts';
 export * from './reconnect.ts';
+export * from './within.ts';

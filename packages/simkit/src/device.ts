@@ -27,7 +27,7 @@ import {
   type Topic,
   type TypedPublish,
 } from '@hatake/protocol';
-import { Backoff, reconnectWithBackoff, type Logger } from '@hatake/runtime';
+import { Backoff, reconnectWithBackoff, settledWithin, type Logger } from '@hatake/runtime';
 import { malformedPayload, pickMalformed, type Faults } from './faults.ts';
 import type { DeviceModel, ModelEvent, SampleBody } from './model.ts';
 import type { Rng } from './rng.ts';
@@ -427,9 +427,9 @@ export class SimDevice<K extends DeviceKind> {
     if (!client) return;
     if (client.connected) {
       this.flushBacklog();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.sendState('shutdown'), new Promise((r) => (timer = setTimeout(r, 2000)))]);
-      clearTimeout(timer);
+      const sent = this.sendState('shutdown');
+      // a goodbye that fails still fails stop(), as before; one that takes too long is given up
+      if (await settledWithin(sent, 2000)) await sent;
     }
     await client.endAsync(!client.connected);
   }

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import aedesPersistenceLevel from 'aedes-persistence-level';
 import { ClassicLevel } from 'classic-level';
 import type { Config } from '@hatake/config';
-import type { Logger } from '@hatake/runtime';
+import { settledWithin, type Logger } from '@hatake/runtime';
 import { BrokerError } from './errors.ts';
 
 /** How long stop() waits for store writes still in flight (wills published at close, say) before it closes the store. */
@@ -102,9 +102,7 @@ async function drain(pending: Set<Promise<unknown>>, ms: number): Promise<number
   const deadline = Date.now() + ms;
   for (;;) {
     while (pending.size > 0 && Date.now() < deadline) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...pending]), new Promise((r) => (timer = setTimeout(r, Math.max(0, deadline - Date.now()))))]);
-      clearTimeout(timer);
+      await settledWithin(Promise.allSettled([...pending]), deadline - Date.now());
     }
     await new Promise((r) => setImmediate(r));
     if (pending.size === 0 || Date.now() >= deadline) return pending.size;

@@ -22,7 +22,7 @@ import {
   type DeadLetter,
   type Reason,
 } from '@hatake/protocol';
-import { buildOpsServer, connectService, type Logger, type OpsServer } from '@hatake/runtime';
+import { buildOpsServer, connectService, settledWithin, type Logger, type OpsServer } from '@hatake/runtime';
 import type { EventRecord, SampleRecord, StateRecord, TelemetryStore } from '@hatake/store';
 import { AckGate, type AckToken } from './acks.ts';
 import { createIngestMetrics, type IngestMetrics } from './metrics.ts';
@@ -282,9 +282,11 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
       // group's messages to the other instances instead of queueing them for this one, which may never return
       const share = config.ingest.shareGroup;
       if (share && client?.connected) {
-        await withTimeout(client.unsubscribeAsync(INGEST_CHANNELS.map((ch) => `$share/${share}/${deviceChannelFilter(ch)}`)), 5000).catch((err: unknown) =>
-          log.warn({ err: { message: (err as Error).message } }, 'could not leave the share group before stopping'),
+        const left = client.unsubscribeAsync(INGEST_CHANNELS.map((ch) => `$share/${share}/${deviceChannelFilter(ch)}`)).then(
+          () => true,
+          (err: unknown) => void log.warn({ err: { message: (err as Error).message } }, 'could not leave the share group before stopping'),
         );
+        if (!(await settledWithin(left, 5000))) log.warn('the broker did not confirm leaving the share group within 5 s; stopping anyway');
       }
       // stop reading; make what was received durable so its acknowledgements go out; then leave
       gate.pause();
@@ -300,15 +302,8 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
   };
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
-}
-
 /** Disconnects, giving outgoing messages (dead letters) a moment to be acknowledged. */
 async function endClient(c: MqttClient): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([c.endAsync(false).catch(() => undefined), new Promise((r) => (timer = setTimeout(r, 2000)))]);
-  clearTimeout(timer);
+  await settledWithin(c.endAsync(false), 2000);
   if (!c.disconnected) await c.endAsync(true).catch(() => undefined);
 }

@@ -21,7 +21,7 @@
  * acknowledgement tokens of the messages whose records it holds; they are
  * settled when it is durable.
  */
-import type { Logger } from '@hatake/runtime';
+import { settledWithin, type Logger } from '@hatake/runtime';
 import { StoreError, type EventRecord, type SampleRecord, type StateRecord, type TelemetryStore } from '@hatake/store';
 import type { AckToken } from './acks.ts';
 import { IngestError } from './errors.ts';
@@ -396,11 +396,12 @@ export class Pipeline {
   async flush(timeoutMs = Infinity): Promise<boolean> {
     this.closeAll();
     if (this.records === 0) return true;
-    let timer: NodeJS.Timeout | undefined;
-    const idle = new Promise<true>((resolve) => this.idleWaiters.push(() => resolve(true)));
-    const r = await Promise.race([idle, ...(Number.isFinite(timeoutMs) ? [new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))] : [])]);
-    clearTimeout(timer);
-    return r;
+    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (!Number.isFinite(timeoutMs)) {
+      await idle;
+      return true;
+    }
+    return settledWithin(idle, timeoutMs);
   }
 
   /** Resolves when the spool is empty and nothing is pending (tests, benchmarks). */
