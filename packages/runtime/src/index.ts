@@ -5,3 +5,4 @@ export { Registry, Counter, Gauge, Histogram } from 'prom-client';
 export * from './mqtt-service.ts';
 export * from './reconnect.ts';
 export * from './within.ts';
+export * from './round-writes.ts';

@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient, type OnMessageCallback } from 'mqtt';
 import type { Logger } from './logger.ts';
 import { RECONNECT_MAX_MS, reconnectWithBackoff } from './reconnect.ts';
+import { holdForRound } from './round-writes.ts';
 
 export interface ServiceConnection {
   url: string;
@@ -61,6 +62,8 @@ export async function connectService(opts: ServiceConnection): Promise<MqttClien
     connectTimeout: 10_000,
   });
   opts.prepare?.(c);
+  // mqtt.js writes each PUBACK in a tick of its own; a new stream comes with each reconnect
+  c.on('connect', () => holdForRound(c.stream));
   c.on('message', opts.onMessage);
   c.on('error', (err) => opts.log.warn({ err: { message: err.message } }, 'mqtt error'));
   c.on('offline', () => opts.log.warn({ url: opts.url }, 'broker unreachable; reconnecting'));

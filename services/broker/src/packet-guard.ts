@@ -7,6 +7,7 @@
  * Bytes pass through unchanged; only headers are inspected.
  */
 import { Duplex } from 'node:stream';
+import { roundCorker, type RoundCorker } from '@hatake/runtime';
 import { BrokerError } from './errors.ts';
 
 /** A packet over the limit; `size` is the whole packet as announced. */
@@ -85,6 +86,8 @@ export class GuardedConnection extends Duplex {
   private readonly scanner: FrameScanner;
   private readonly maxPacketBytes: number;
   private readonly onViolation: (err: Error) => void;
+  /** aedes writes every delivery in a tick of its own: what one event-loop round writes goes out in one system call. */
+  private readonly rounds: RoundCorker;
 
   constructor(inner: Duplex, opts: { maxPacketBytes: number; preAuthMaxPacketBytes: number; remoteAddress: string; onViolation: (err: Error) => void }) {
     super({ allowHalfOpen: false });
@@ -93,6 +96,7 @@ export class GuardedConnection extends Duplex {
     this.maxPacketBytes = opts.maxPacketBytes;
     this.scanner = new FrameScanner(Math.min(opts.preAuthMaxPacketBytes, opts.maxPacketBytes));
     this.onViolation = opts.onViolation;
+    this.rounds = roundCorker(inner);
     inner.on('data', (chunk: Buffer) => {
       const err = this.scanner.feed(chunk);
       if (err) {
@@ -122,15 +126,17 @@ export class GuardedConnection extends Duplex {
       cb();
       return;
     }
+    this.rounds.hold();
     this.inner.write(chunk, cb);
   }
 
-  /** What aedes wrote since the last round goes to the socket as one write (one system call), not one per chunk. */
+  /** What aedes wrote in one tick (mqtt-packet corks this stream for a tick) arrives as one chunk list. */
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
     if (this.inner.destroyed) {
       cb();
       return;
     }
+    this.rounds.hold();
     this.inner.write(chunks.length === 1 ? chunks[0]!.chunk : Buffer.concat(chunks.map((c) => c.chunk)), cb);
   }
 
@@ -139,6 +145,8 @@ export class GuardedConnection extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    // what aedes wrote last (a refused CONNECT's CONNACK, say) goes out before the connection is cut
+    this.rounds.flush();
     this.inner.destroy();
     cb(err);
   }
