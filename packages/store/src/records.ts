@@ -41,11 +41,23 @@ function checkNumber(name: string, value: unknown): void {
   if (typeof value !== 'number' || !Number.isFinite(value)) throw invalid(`${name} must be a finite number`);
 }
 
+/**
+ * Tag values already found good (device, farm and field ids repeat on every sample of a fleet): checked once,
+ * not per sample. Bounded; cleared when full.
+ */
+const goodTags = new Set<string>();
+function checkTagOnce(name: string, value: string): void {
+  if (goodTags.has(value)) return;
+  checkTag(name, value);
+  if (goodTags.size >= 100_000) goodTags.clear();
+  goodTags.add(value);
+}
+
 /** Validates sample values against their stored types (both adapters call this before writing anything). */
 export function checkSample(r: SampleRecord): void {
-  checkTag('device', r.device);
-  if (r.farm !== undefined) checkTag('farm', r.farm);
-  if (r.field !== undefined) checkTag('field', r.field);
+  checkTagOnce('device', r.device);
+  if (r.farm !== undefined) checkTagOnce('farm', r.farm);
+  if (r.field !== undefined) checkTagOnce('field', r.field);
   const s = r.sample as unknown as Record<string, unknown>;
   checkNumber('t', s['t']);
   for (const f of SAMPLE_FIELDS[r.kind]) {
@@ -62,16 +74,20 @@ export function checkSample(r: SampleRecord): void {
   }
 }
 
-function fieldText(f: FieldDef, v: unknown): string {
+/** `name=` of each field, made once. */
+const FIELD_PREFIX: Readonly<Record<string, string>> = Object.fromEntries(Object.values(SAMPLE_FIELDS).flatMap((fs) => fs.map((f) => [f.name, `${f.name}=`])));
+
+/** A field's value as line protocol (after `name=`). */
+function fieldValue(f: FieldDef, v: unknown): string {
   switch (f.type) {
     case 'int':
-      return `${f.name}=${Math.trunc(v as number)}i`;
+      return Math.trunc(v as number) + 'i';
     case 'float':
-      return `${f.name}=${v as number}`;
+      return String(v as number);
     case 'string':
-      return `${f.name}=${escape.quoted(v as string)}`;
+      return escape.quoted(v as string);
     case 'bits':
-      return `${f.name}=${escape.quoted(bitsToText(v as boolean[]))}`;
+      return escape.quoted(bitsToText(v as boolean[]));
   }
 }
 
@@ -80,27 +96,34 @@ function tags(pairs: readonly (readonly [string, string | undefined])[]): string
 }
 
 /** Measurement and tags of a device's samples, made once per device (a hot path: every sample of a busy fleet). */
-const sampleSeries = new Map<string, string>();
+interface Series {
+  readonly kind: DeviceKind;
+  readonly farm: string | undefined;
+  readonly field: string | undefined;
+  readonly text: string;
+}
+const sampleSeries = new Map<string, Series>();
 function sampleSeriesOf(r: SampleRecord): string {
-  const key = `${r.kind}\u0000${r.device}\u0000${r.farm ?? ''}\u0000${r.field ?? '\u0000'}`;
-  let series = sampleSeries.get(key);
-  if (series === undefined) {
-    series = `${r.kind}${tags([['device', r.device], ['farm', r.farm], ['field', r.field]])}`;
-    if (sampleSeries.size >= 100_000) sampleSeries.clear();
-    sampleSeries.set(key, series);
-  }
-  return series;
+  const known = sampleSeries.get(r.device);
+  if (known !== undefined && known.kind === r.kind && known.farm === r.farm && known.field === r.field) return known.text;
+  const text = `${r.kind}${tags([['device', r.device], ['farm', r.farm], ['field', r.field]])}`;
+  if (sampleSeries.size >= 100_000) sampleSeries.clear();
+  sampleSeries.set(r.device, { kind: r.kind, farm: r.farm, field: r.field, text });
+  return text;
 }
 
 /** A sample as a line; its timestamp is the {@link nanoKey} of (t, seq). */
 export function sampleLine(r: SampleRecord): string {
   const s = r.sample as unknown as Record<string, unknown>;
-  let fields = '';
+  let line = sampleSeriesOf(r);
+  let sep = ' ';
   for (const f of SAMPLE_FIELDS[r.kind]) {
     const v = s[f.name];
-    if (v !== undefined) fields += fields.length === 0 ? fieldText(f, v) : `,${fieldText(f, v)}`;
+    if (v === undefined) continue;
+    line += sep + FIELD_PREFIX[f.name]! + fieldValue(f, v);
+    sep = ',';
   }
-  return `${sampleSeriesOf(r)} ${fields} ${nanoKeyText(s['t'] as number, s['seq'] as number)}`;
+  return line + ' ' + nanoKeyText(s['t'] as number, s['seq'] as number);
 }
 
 /** Key of a state: one per device per millisecond. */

@@ -165,8 +165,12 @@ export function buildIngest(config: Config, deps: IngestDeps): Ingest {
     const p = pipeline!;
     switch (m.channel) {
       case 'telemetry': {
-        const field = device.field;
-        const records = m.samples.map((sample) => (field !== undefined ? { ...tags, field, sample } : { ...tags, sample }) as SampleRecord);
+        // one object literal of one shape per sample (a spread per sample costs as much as decoding it); farm and
+        // field may be undefined, which every adapter reads as absent
+        const { kind, deviceId } = m;
+        const { farm, field } = device;
+        const records: SampleRecord[] = [];
+        for (const sample of m.samples) records.push({ kind, device: deviceId, farm, field, sample } as SampleRecord);
         p.add('sample', records, payload.length, token);
         return true;
       }
