@@ -3,10 +3,12 @@
  * WebSocket clients receives every message with publish → receive p99 ≤ 15 ms,
  * while ingest stores the same stream (in a real influxd by default).
  *
- * Three threads, so that neither end of the measurement is what is measured:
- * the main thread runs the stack of test/e2e/stack.ts (broker, ingest, gateway
- * — under test), one worker the 20 publishing devices (MQTT, QoS 1), one worker
- * the WebSocket clients (a lean RFC 6455 client, see {@link openLean}) and an
+ * The services under test run in the main thread (the stack of
+ * test/e2e/stack.ts: broker, ingest and gateway in one thread, as `pnpm start`
+ * runs them) or each in a process of its own (`layout: 'processes'`, as
+ * production runs them). Two workers keep the measuring apart from what is
+ * measured: one runs the 20 publishing devices (MQTT, QoS 1), the other the
+ * WebSocket clients (a lean RFC 6455 client, see {@link openLean}) and an
  * MQTT subscriber that times the broker leg alone. Publish times go through a
  * SharedArrayBuffer indexed by the sample's `seq`; both workers read the same
  * monotonic clock (`process.hrtime`), so latency runs from the moment a message
@@ -22,9 +24,14 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { MessageChannel, Worker, type MessagePort, type TransferListItem } from 'node:worker_threads';
 import mqtt, { type MqttClient } from 'mqtt';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { exampleSensorSample, telemetryTopic } from '@hatake/protocol';
+import { cpuSeconds, startInfluxd, testDeployment } from '@hatake/testkit';
 import { startStack } from '../e2e/stack.ts';
 import { fmt, line } from './format.ts';
+import { startService, type ServiceProcess } from './services.ts';
 
 export interface LiveBenchOptions {
   readonly clients?: number;
@@ -40,6 +47,107 @@ export interface LiveBenchOptions {
   readonly brokerPersistence?: 'memory' | 'level';
   /** Go on after a failed step (to see the curve); the highest rate reported is still the last before the first failure. */
   readonly keepGoing?: boolean;
+  /**
+   * `one-process` (default): broker, ingest and gateway share one thread, as `pnpm start` runs them.
+   * `processes`: each in a process of its own, as production runs them (the services' `start` scripts).
+   */
+  readonly layout?: 'one-process' | 'processes';
+}
+
+/** What a step needs of the deployment under test, whichever its layout. */
+interface UnderTest {
+  readonly mqttUrl: string;
+  readonly wsUrl: string;
+  readonly token: string;
+  readonly loadPassword: string;
+  readonly gatewayPassword: string;
+  storedSamples(): Promise<number>;
+  /** Starts measuring how busy the services are; the function returned says it for the time since. */
+  busy(): () => string;
+  stop(): Promise<void>;
+}
+
+async function oneProcess(env: Record<string, string>, adapter: 'influx' | 'embedded'): Promise<UnderTest> {
+  const stack = await startStack(adapter, { env });
+  return {
+    mqttUrl: stack.addr.mqtt.url,
+    wsUrl: stack.ws,
+    token: await stack.token('admin'),
+    loadPassword: stack.dep.secrets['load']!,
+    gatewayPassword: stack.dep.secrets['gateway']!,
+    storedSamples: async () => (await stack.ingest.metrics.stored.get()).values.find((v) => v.labels['type'] === 'sample')?.value ?? 0,
+    busy() {
+      const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+      loopDelay.enable();
+      const elu0 = performance.eventLoopUtilization();
+      return () => {
+        loopDelay.disable();
+        return `stack thread ${Math.round(performance.eventLoopUtilization(elu0).utilization * 100)}% (loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms)`;
+      };
+    },
+    stop: () => stack.stop(),
+  };
+}
+
+async function processes(env: Record<string, string>, adapter: 'influx' | 'embedded'): Promise<UnderTest> {
+  const influxd = adapter === 'influx' ? await startInfluxd() : undefined;
+  const children: ServiceProcess[] = [];
+  const stopAll = async (signal: NodeJS.Signals): Promise<void> => {
+    for (const c of children.reverse()) await c.stop(signal);
+    await influxd?.stop();
+  };
+  try {
+    const dir = await mkdtemp(join(tmpdir(), 'hatake-live-'));
+    const dep = await testDeployment({
+      env: {
+        HATAKE_INGEST__HTTP__PORT: '0',
+        HATAKE_GATEWAY__HTTP__PORT: '0',
+        HATAKE_INGEST__BATCH_MAX_MS: '100',
+        HATAKE_STORE__ADAPTER: adapter,
+        ...(influxd ? { HATAKE_STORE__INFLUX__URL: influxd.url, HATAKE_STORE__INFLUX__USERNAME: influxd.username, HATAKE_STORE__INFLUX__PASSWORD: influxd.password } : { HATAKE_STORE__EMBEDDED__FILE: join(dir, 'store.duckdb') }),
+        ...env,
+      },
+    });
+    const start = async (name: 'broker' | 'ingest' | 'gateway', extra: Record<string, unknown> = {}): Promise<string> => {
+      const child = await startService(name, dir, { config: dep.config, ...extra });
+      children.push(child);
+      return child.address;
+    };
+    const mqttUrl = await start('broker');
+    const ingestOps = await start('ingest', { password: dep.secrets['ingest'], mqttUrl });
+    const [api, wsUrl] = (await start('gateway', { password: dep.secrets['gateway'], mqttUrl })).split(' ') as [string, string];
+    const login = await fetch(`${api}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: dep.secrets['admin'] }) });
+    if (!login.ok) throw new Error(`login to the gateway failed: ${login.status} ${await login.text()}`);
+    const token = ((await login.json()) as { token: string }).token;
+    const procs = { broker: children[0]!, ingest: children[1]!, gateway: children[2]! };
+    return {
+      mqttUrl,
+      wsUrl,
+      token,
+      loadPassword: dep.secrets['load']!,
+      gatewayPassword: dep.secrets['gateway']!,
+      storedSamples: () => scrapeLabelled(`${ingestOps}/metrics`, 'hatake_ingest_stored_total', 'type="sample"'),
+      busy() {
+        const t0 = performance.now();
+        const cpu0 = Object.fromEntries(Object.entries(procs).map(([k, p]) => [k, cpuSeconds(p.pid)]));
+        return () => {
+          const seconds = (performance.now() - t0) / 1000;
+          return `processes ${Object.entries(procs).map(([k, p]) => `${k} ${Math.round(((cpuSeconds(p.pid) - cpu0[k]!) / seconds) * 100)}%`).join(', ')} of a core`;
+        };
+      },
+      stop: () => stopAll('SIGTERM'),
+    };
+  } catch (err) {
+    await stopAll('SIGKILL');
+    throw err;
+  }
+}
+
+/** One labelled sample of a metric in the Prometheus text at `url` (0 when absent). */
+async function scrapeLabelled(url: string, name: string, label: string): Promise<number> {
+  const text = await (await fetch(url)).text();
+  const hit = text.split('\n').find((l) => l.startsWith(`${name}{`) && l.includes(label));
+  return hit ? Number(hit.slice(hit.lastIndexOf(' ') + 1)) : 0;
 }
 
 const DEVICES = 20; // the test deployment's load group: load-0001 … load-0020
@@ -359,20 +467,20 @@ export async function benchLive(opts: LiveBenchOptions = {}): Promise<number> {
   const limit = opts.p99LimitMs ?? 15;
   const adapter = opts.adapter ?? 'influx';
   const persistence = opts.brokerPersistence ?? 'memory';
-  const stack = await startStack(adapter, {
-    env: {
-      HATAKE_BROKER__PERSISTENCE__TYPE: persistence,
-      // 20 devices share the rate: the broker's per-device limit must not be what stops them
-      HATAKE_LIMITS__DEVICE_PUBLISH_RATE: '100000',
-      HATAKE_LIMITS__DEVICE_PUBLISH_BURST: '100000',
-      HATAKE_GATEWAY__WS__MAX_CLIENTS: String(Math.max(1000, clients + 10)),
-    },
-  });
+  const layout = opts.layout ?? 'one-process';
+  const env = {
+    HATAKE_BROKER__PERSISTENCE__TYPE: persistence,
+    // 20 devices share the rate: the broker's per-device limit must not be what stops them
+    HATAKE_LIMITS__DEVICE_PUBLISH_RATE: '100000',
+    HATAKE_LIMITS__DEVICE_PUBLISH_BURST: '100000',
+    HATAKE_GATEWAY__WS__MAX_CLIENTS: String(Math.max(1000, clients + 10)),
+  };
+  const under = layout === 'processes' ? await processes(env, adapter) : await oneProcess(env, adapter);
   const sent = new SharedArrayBuffer(MAX_MESSAGES * 8);
-  const common = { sent, mqttUrl: stack.addr.mqtt.url, password: stack.dep.secrets['load']!, wsUrl: stack.ws, token: await stack.token('admin'), clients, probePassword: stack.dep.secrets['gateway']! };
+  const common = { sent, mqttUrl: under.mqttUrl, password: under.loadPassword, wsUrl: under.wsUrl, token: under.token, clients, probePassword: under.gatewayPassword };
   const publisher = startWorker({ role: 'publisher', ...common });
   const receivers = startWorker({ role: 'clients', ...common });
-  const storedSamples = async (): Promise<number> => (await stack.ingest.metrics.stored.get()).values.find((v) => v.labels['type'] === 'sample')?.value ?? 0;
+  const storedSamples = (): Promise<number> => under.storedSamples();
   let best = 0;
   let next = 0;
   let failed = false;
@@ -388,13 +496,12 @@ export async function benchLive(opts: LiveBenchOptions = {}): Promise<number> {
       if (next + total > MAX_MESSAGES) break;
       await receivers.request({ op: 'reset', from: next });
       const storedBefore = await storedSamples();
-      const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-      loopDelay.enable();
-      const threads = [performance, receivers.worker.performance, publisher.worker.performance];
+      const services = under.busy();
+      const threads = [receivers.worker.performance, publisher.worker.performance];
       const elu0 = threads.map((t) => t.eventLoopUtilization());
       const pub = await publisher.request<PublishReport>({ op: 'publish', from: next, rate, seconds });
-      const [stackBusy, clientsBusy, publisherBusy] = threads.map((t, i) => `${Math.round(t.eventLoopUtilization(elu0[i]).utilization * 100)}%`);
-      loopDelay.disable();
+      const [clientsBusy, publisherBusy] = threads.map((t, i) => `${Math.round(t.eventLoopUtilization(elu0[i]).utilization * 100)}%`);
+      const stackBusy = services();
       next += total;
       // the last deliveries: until every client has everything, or nothing moves for 2 s
       let report = await receivers.request<ClientsReport>({ op: 'report' });
@@ -410,11 +517,11 @@ export async function benchLive(opts: LiveBenchOptions = {}): Promise<number> {
       const ok = complete && p99 <= limit;
       const trouble = [report.dropped && `${report.dropped} dropped notices`, report.closed && `${report.closed} clients closed`, report.protocolErrors && `${report.protocolErrors} unreadable frames`].filter(Boolean);
       line(
-        `live fan-out, ${clients} clients, ${fmt(rate)} msg/s over ${DEVICES} devices`,
+        `live fan-out (${layout}), ${clients} clients, ${fmt(rate)} msg/s over ${DEVICES} devices`,
         `published ${fmt(pub.published / pub.seconds)} msg/s; delivered ${fmt(delivered)} of ${fmt(total * clients)}${trouble.length ? ` (${trouble.join(', ')})` : ''}; ` +
           `publish → WebSocket p50 ${quantile(report.histogram, delivered, 0.5).toFixed(1)} ms, p99 ${p99.toFixed(1)} ms, max ${report.max.toFixed(1)} ms ` +
           `(publish → MQTT subscriber p99 ${quantile(report.probe.histogram, report.probe.received, 0.99).toFixed(1)} ms); ` +
-          `ingest stored ${fmt((await storedSamples()) - storedBefore)} samples; busy: stack thread ${stackBusy} (loop delay p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms), ` +
+          `ingest stored ${fmt((await storedSamples()) - storedBefore)} samples; busy: ${stackBusy}, ` +
           `clients ${clientsBusy}, publisher ${publisherBusy} — ${ok ? 'ok' : retried || failed ? 'FAIL' : 'FAIL (trying once more)'}`,
       );
       await sleep(500);
@@ -430,10 +537,10 @@ export async function benchLive(opts: LiveBenchOptions = {}): Promise<number> {
     }
   } finally {
     await Promise.all([publisher.stop(), receivers.stop()]);
-    await stack.stop();
+    await under.stop();
   }
   line(
-    `live fan-out, ${clients} WebSocket clients`,
+    `live fan-out, ${clients} WebSocket clients, ${layout === 'processes' ? 'broker, ingest and gateway each in a process of its own' : 'broker, ingest and gateway in one process (as pnpm start)'}`,
     `highest rate with every message delivered and p99 ≤ ${limit} ms: ${fmt(best)} msg/s (ingest writing to ${adapter === 'influx' ? 'influxd' : 'the embedded store'}, broker persistence ${persistence})`,
   );
   return best;

@@ -6,20 +6,18 @@
  * InfluxDB afterwards (zero loss or it says so).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { cpuSeconds, startInfluxd, startMosquitto, startProcess, testDeployment } from '@hatake/testkit';
+import { cpuSeconds, startInfluxd, startMosquitto, testDeployment } from '@hatake/testkit';
 import { scrape } from '../e2e/scrape.ts';
 import { fmt, line } from './format.ts';
+import { NODE_ARGS, startService, type ServiceProcess } from './services.ts';
 
-const INGEST = fileURLToPath(new URL('../e2e/bin/ingest-process.ts', import.meta.url));
-const BROKER = fileURLToPath(new URL('./bin/broker-process.ts', import.meta.url));
 const LOAD = fileURLToPath(new URL('./bin/load.ts', import.meta.url));
-const NODE_ARGS = ['--conditions=@hatake/source', '--import', 'tsx', ...(process.env['HATAKE_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['HATAKE_BENCH_PROF']}`] : [])];
 
 export interface EndToEnd {
   readonly messagesPerSecond: number;
@@ -46,21 +44,17 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
     },
     overrides: { deviceGroups: [{ prefix: 'load', kind: 'sensor', count: opts.devices, farm: 'north', field: 'n1' }] },
   });
-  const children: { stop(signal?: NodeJS.Signals): Promise<unknown> }[] = [];
+  const children: ServiceProcess[] = [];
   try {
     let url = mosquitto?.url;
     if (!url) {
-      const cfg = join(dir, 'broker.json');
-      await writeFile(cfg, JSON.stringify({ config: dep.config }), { mode: 0o600 });
-      const broker = await startProcess(process.execPath, [...NODE_ARGS, BROKER, cfg], /broker ready \S+/, { timeoutMs: 30_000 });
+      const broker = await startService('broker', dir, { config: dep.config });
       children.push(broker);
-      url = /broker ready (\S+)/.exec(broker.output())![1]!;
+      url = broker.address;
     }
-    const cfg = join(dir, 'ingest.json');
-    await writeFile(cfg, JSON.stringify({ config: dep.config, password: dep.secrets['ingest'], mqttUrl: url }), { mode: 0o600 });
-    const ingest = await startProcess(process.execPath, [...NODE_ARGS, INGEST, cfg], /ingest ready \S+/, { timeoutMs: 30_000 });
+    const ingest = await startService('ingest', dir, { config: dep.config, password: dep.secrets['ingest'], mqttUrl: url });
     children.push(ingest);
-    const metrics = `${/ingest ready (\S+)/.exec(ingest.output())![1]!}/metrics`;
+    const metrics = `${ingest.address}/metrics`;
     const ids = Array.from({ length: opts.devices }, (_, i) => `load-${String(i + 1).padStart(4, '0')}`);
     const spec = { url, ids, password: dep.secrets['load'], messages: opts.messages, perMessage: opts.perMessage, window: opts.window, t0: Date.now() - 3_600_000, protocolVersion: opts.broker === 'mosquitto' ? 5 : 4 };
     const load = spawn(process.execPath, [...NODE_ARGS, LOAD, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -71,7 +65,8 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
     });
     await next(); // ready
     const total = opts.devices * opts.messages * opts.perMessage;
-    const cpu0 = { machine: cpuSeconds('machine'), ingest: cpuSeconds(ingest.pid), load: cpuSeconds(load.pid!) };
+    const brokerPid = mosquitto?.pid ?? children[0]!.pid;
+    const cpu0 = { machine: cpuSeconds('machine'), ingest: cpuSeconds(ingest.pid), load: cpuSeconds(load.pid!), broker: cpuSeconds(brokerPid!), influxd: cpuSeconds(influxd.pid!) };
     const start = performance.now();
     load.stdin.write('go\n');
     const publishedMs = Number((await next()).split(' ')[1]);
@@ -90,8 +85,8 @@ export async function benchEndToEnd(opts: { broker: 'mosquitto' | 'embedded'; de
       await new Promise((r) => setTimeout(r, 25));
     }
     const seconds = (performance.now() - start) / 1000;
-    const cores = (what: 'machine' | 'ingest', pid: number | 'machine'): string => ((cpuSeconds(pid) - cpu0[what]) / seconds).toFixed(2);
-    const cpu = `CPU in cores: machine ${cores('machine', 'machine')} of 2, ingest ${cores('ingest', ingest.pid)}, load generator ${(loadCpu / seconds).toFixed(2)}, broker + influxd the rest`;
+    const cores = (what: 'machine' | 'ingest' | 'broker' | 'influxd', pid: number | 'machine'): string => ((cpuSeconds(pid) - cpu0[what]) / seconds).toFixed(2);
+    const cpu = `CPU in cores: machine ${cores('machine', 'machine')} of 2, ingest ${cores('ingest', ingest.pid)}, broker ${cores('broker', brokerPid!)}, influxd ${cores('influxd', influxd.pid!)}, load generator ${(loadCpu / seconds).toFixed(2)}`;
     if (process.env['HATAKE_BENCH_TRACE']) {
       const m = await Promise.all(['hatake_ingest_received_total', 'hatake_ingest_acked_total', 'hatake_ingest_stored_total', 'hatake_ingest_spooled_total', 'hatake_ingest_replayed_total', 'hatake_ingest_write_failures_total', 'hatake_mqtt_reconnects_total', 'hatake_ingest_rejected_total'].map((n) => scrape(metrics, n)));
       process.stderr.write(`final: received ${m[0]} acked ${m[1]} stored ${m[2]} spooled ${m[3]} replayed ${m[4]} write failures ${m[5]} reconnects ${m[6]} rejected ${m[7]}\n`);

@@ -100,10 +100,11 @@ const ceiling = await benchInfluxCeiling();
 const one = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 4000, perMessage: 1, window: 200, ceiling });
 const ten = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 800, perMessage: 10, window: 100, ceiling });
 const embedded = await benchEndToEnd({ broker: 'embedded', devices: 50, messages: 1000, perMessage: 1, window: 100, ceiling });
-const live = await benchLive();
+const live = await benchLive({ layout: 'processes' });
+const liveOne = await benchLive({ layout: 'one-process' });
 line(
   'summary (targets: 10 samples/message ≥ 70 % of the ceiling; 1 sample/message ≥ 30,000 msg/s; live ≥ 3,000 msg/s at p99 ≤ 15 ms)',
   `ceiling ${fmt(ceiling)} points/s; 10 samples/message ${fmt(ten.pointsPerSecond)} points/s = ${((ten.pointsPerSecond / ceiling) * 100).toFixed(0)} % of the ceiling; ` +
-    `1 sample/message ${fmt(one.messagesPerSecond)} msg/s via Mosquitto, ${fmt(embedded.messagesPerSecond)} msg/s via the embedded broker; live fan-out ${fmt(live)} msg/s; ` +
+    `1 sample/message ${fmt(one.messagesPerSecond)} msg/s via Mosquitto, ${fmt(embedded.messagesPerSecond)} msg/s via the embedded broker; live fan-out ${fmt(live)} msg/s with broker, ingest and gateway in processes of their own, ${fmt(liveOne)} msg/s all in one process; ` +
     `lost ${one.lost + ten.lost + embedded.lost}`,
 );

@@ -16,6 +16,8 @@ export interface Influxd {
   readonly port: number;
   readonly username: string;
   readonly password: string;
+  /** Its process id while it runs (undefined while paused), e.g. for `cpuSeconds`. */
+  readonly pid: number | undefined;
   /** SIGTERM (or SIGKILL with `kill`), then remove its files unless `keepData`. */
   stop(opts?: { kill?: boolean; keepData?: boolean }): Promise<void>;
   /** Stops it (keeping its data), for a test of the database being away. */
@@ -102,6 +104,9 @@ export async function startInfluxd(opts: { dataDir?: string } = {}): Promise<Inf
     port: http,
     username,
     password,
+    get pid() {
+      return proc?.pid;
+    },
     query: (q, db) => post(q, true, db),
     async stop(stopOpts = {}) {
       await proc?.stop(stopOpts.kill ? 'SIGKILL' : 'SIGTERM');

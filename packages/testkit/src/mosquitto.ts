@@ -60,6 +60,8 @@ export interface Mosquitto {
   readonly port: number;
   /** The mosquitto.conf it runs with (and, in auth mode, the ACL file), for docs and debugging. */
   readonly files: { readonly conf: string; readonly acl?: string };
+  /** Its process id while it runs, e.g. for `cpuSeconds`. */
+  readonly pid: number | undefined;
   /** What the broker logged so far. */
   output(): string;
   /** Stops it (SIGTERM writes the persistence file) and starts it again on the same port with the same files. */
@@ -175,6 +177,9 @@ export async function startMosquitto(opts: MosquittoOptions = {}): Promise<Mosqu
     port,
     files: { conf: await readFile(conf, 'utf8'), ...(acl !== undefined ? { acl } : {}) },
     output: () => earlier + (proc?.output() ?? ''),
+    get pid() {
+      return proc?.pid;
+    },
     async restart() {
       if (proc) {
         await proc.stop();

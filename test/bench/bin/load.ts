@@ -46,15 +46,25 @@ await Promise.all(
         const list = payloads[d]!;
         let next = 0;
         let acked = 0;
+        let refill = false;
+        // PUBACKs that arrive together are answered together: the next publishes go out in one
+        // write (mqtt.js corks the socket until the next tick), as a device batching its uplink would
+        const top = (): void => {
+          refill = false;
+          while (next < list.length && next - acked < spec.window) send();
+        };
         const send = (): void => {
           const i = next++;
           c.publish(topic, list[i]!, { qos: 1 }, (err) => {
             if (err) return reject(err);
             if (++acked === list.length) return resolve();
-            if (next < list.length) send();
+            if (!refill && next < list.length) {
+              refill = true;
+              setImmediate(top);
+            }
           });
         };
-        for (let k = 0; k < Math.min(spec.window, list.length); k++) send();
+        top();
       }),
   ),
 );

@@ -1,0 +1,33 @@
+/**
+ * hatake's services as processes of their own for the benchmarks, as
+ * production runs them: each gets its configuration (a test deployment, its
+ * password, the broker URL) in a JSON file and prints `<name> ready <address>`.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startProcess } from '@hatake/testkit';
+
+/** Node's arguments for a child: TypeScript sources; a CPU profile per process with `HATAKE_BENCH_PROF=<dir>`. */
+export const NODE_ARGS = ['--conditions=@hatake/source', '--import', 'tsx', ...(process.env['HATAKE_BENCH_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['HATAKE_BENCH_PROF']}`] : [])];
+
+const BINS = {
+  broker: '../bench/bin/broker-process.ts',
+  ingest: '../e2e/bin/ingest-process.ts',
+  gateway: '../bench/bin/gateway-process.ts',
+} as const;
+
+export interface ServiceProcess {
+  readonly pid: number;
+  /** What it printed after `ready`: the broker's MQTT URL, ingest's ops URL, the gateway's HTTP and WebSocket URLs. */
+  readonly address: string;
+  stop(signal?: NodeJS.Signals): Promise<unknown>;
+}
+
+/** Starts a service in a process of its own; `dir` (private to the run) holds its configuration file. */
+export async function startService(name: keyof typeof BINS, dir: string, settings: Record<string, unknown>): Promise<ServiceProcess> {
+  const file = join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify(settings), { mode: 0o600 });
+  const child = await startProcess(process.execPath, [...NODE_ARGS, fileURLToPath(new URL(BINS[name], import.meta.url)), file], new RegExp(`${name} ready .+`), { timeoutMs: 30_000 });
+  return { pid: child.pid, address: new RegExp(`${name} ready (.+)`).exec(child.output())![1]!.trim(), stop: (signal) => child.stop(signal) };
+}
