@@ -19,7 +19,8 @@ export const SIMULATOR_USAGE = `Options:
   --seed N              random seed (default: simulation.seed)
   --batch N             samples per telemetry message (default 1)
   --qos 0|1             telemetry QoS (default 1)
-  --faults SPEC         gnss-dropout[=EVERY/DUR],link-drop[=EVERY/DUR],clock-skew[=S],malformed[=P],oversized[=P],wrong-credentials
+  --faults SPEC         gnss-dropout[=EVERY/DUR],link-drop[=EVERY/DUR],clock-skew[=S],malformed[=P],oversized[=P],wrong-credentials,
+                        ignore-commands,ack-delay[=S],drift[=M/S] (see @hatake/simkit's README)
   --fault-devices IDS   only these devices get the faults
   --speedup N           sensor time acceleration (default: simulation.sensorSpeedup)
   --duration SECONDS    stop after this long (default: until Ctrl-C)

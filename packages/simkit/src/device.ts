@@ -1,9 +1,10 @@
 /**
  * The MQTT side of a simulated device: connects with its own credentials and
  * last will, publishes its retained state, telemetry (single or batched),
- * events and command acknowledgements, obeys commands, keeps a bounded
- * backlog while offline and sends it when the link returns, and injects the
- * faults it was given. It speaks only MQTT.
+ * events and command acknowledgements, obeys commands, hands valid
+ * supervisor heartbeats to its model, keeps a bounded backlog while offline
+ * and sends it when the link returns, and injects the faults it was given.
+ * It speaks only MQTT.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import {
@@ -83,6 +84,12 @@ export interface SimDeviceStats {
   /** Reconnect attempts after a lost link or a refusal. */
   reconnects: number;
   publishErrors: number;
+  /** Valid supervisor heartbeats handed to the model (invalid ones are dropped, uncounted here). */
+  heartbeats: number;
+  /** Command messages dropped unread by the `ignore-commands` fault. */
+  commandsIgnored: number;
+  /** Command messages held back by the `ack-delay` fault. */
+  commandsDelayed: number;
 }
 
 type Body = Record<string, unknown>;
@@ -92,7 +99,7 @@ const REFUSAL_CODES = new Set([2, 4, 5, 133, 134, 135]);
 
 /** All counters at zero. */
 export function emptyStats(): SimDeviceStats {
-  return { samples: 0, messages: 0, events: 0, acks: 0, droppedOffline: 0, malformedSent: 0, oversizedSent: 0, linkDrops: 0, refusedConnects: 0, connects: 0, reconnects: 0, publishErrors: 0 };
+  return { samples: 0, messages: 0, events: 0, acks: 0, droppedOffline: 0, malformedSent: 0, oversizedSent: 0, linkDrops: 0, refusedConnects: 0, connects: 0, reconnects: 0, publishErrors: 0, heartbeats: 0, commandsIgnored: 0, commandsDelayed: 0 };
 }
 
 export class SimDevice<K extends DeviceKind> {
@@ -115,6 +122,8 @@ export class SimDevice<K extends DeviceKind> {
   private lastMode: string | undefined;
   private readonly seenCommands = new Set<string>();
   private readonly running: { id: string; done: () => boolean }[] = [];
+  /** Command messages waiting out the `ack-delay` fault. */
+  private readonly delayed = new Set<NodeJS.Timeout>();
   private linkDownUntil = 0;
   private refusals = 0;
   /** After a refused login: firmware waits 1, 2, 4 … 60 s (mqtt.js itself does not retry a refusal). */
@@ -157,6 +166,11 @@ export class SimDevice<K extends DeviceKind> {
   async start(): Promise<void> {
     this.started = this.now;
     this.lastMode = this.opts.model.mode?.();
+    const drift = this.opts.faults?.driftMps;
+    if (drift !== undefined) {
+      if (this.opts.model.lateralDrift) this.opts.model.lateralDrift(drift);
+      else this.log.warn({ kind: this.kind }, 'fault drift: this kind of device does not drift; ignored');
+    }
     const firstAnswer = this.connect();
     this.schedule();
     await firstAnswer;
@@ -380,9 +394,40 @@ export class SimDevice<K extends DeviceKind> {
 
   private onMessage(topic: string, payload: Buffer): void {
     if (topic === HEARTBEAT_TOPIC) {
-      this.opts.model.heartbeat?.(this.started + this.n * this.opts.model.periodMs);
+      this.onHeartbeat(topic, payload);
       return;
     }
+    const f = this.opts.faults;
+    if (f?.ignoreCommands) {
+      this.stats.commandsIgnored++;
+      this.log.debug({ topic }, 'fault: command ignored');
+      return;
+    }
+    if (f?.ackDelayMs) {
+      // slow firmware: the message waits in its queue, then goes through every check as if it had just arrived
+      this.stats.commandsDelayed++;
+      const timer = setTimeout(() => {
+        this.delayed.delete(timer);
+        if (!this.stopping) this.onCommandMessage(topic, payload);
+      }, f.ackDelayMs);
+      this.delayed.add(timer);
+      return;
+    }
+    this.onCommandMessage(topic, payload);
+  }
+
+  /** Only a valid heartbeat counts: a supervisor that sends garbage is not supervising. */
+  private onHeartbeat(topic: string, payload: Buffer): void {
+    const result = this.decoder.decode(topic, payload);
+    if (!result.ok || result.value.channel !== 'heartbeat') {
+      this.log.debug({ reasons: result.ok ? [] : result.reasons.slice(0, 3) }, 'invalid heartbeat ignored');
+      return;
+    }
+    this.stats.heartbeats++;
+    this.opts.model.heartbeat?.(this.started + this.n * this.opts.model.periodMs);
+  }
+
+  private onCommandMessage(topic: string, payload: Buffer): void {
     const parsed = parseTopic(topic);
     if (!parsed.ok) return;
     const result = this.decoder.decode(topic, payload);
@@ -394,20 +439,27 @@ export class SimDevice<K extends DeviceKind> {
         id = undefined;
       }
       this.log.warn({ reasons: result.reasons.slice(0, 3) }, 'invalid command refused');
-      if (typeof id === 'string' && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(id)) this.ack(id, 'rejected', `invalid command: ${result.reasons[0]?.path} ${result.reasons[0]?.message}`.slice(0, 256));
+      // an id answered before (valid or not) is not answered again
+      if (typeof id === 'string' && /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(id) && this.firstSight(id)) this.ack(id, 'rejected', `invalid command: ${result.reasons[0]?.path} ${result.reasons[0]?.message}`.slice(0, 256));
       return;
     }
     if (result.value.channel !== 'cmd') return;
     this.handleCommand(result.value.message);
   }
 
-  private handleCommand(cmd: Command): void {
-    if (this.seenCommands.has(cmd.id)) {
-      this.log.info({ id: cmd.id }, 'duplicate command id ignored');
-      return;
+  /** True the first time an id is seen (the last 1,000 ids are remembered). */
+  private firstSight(id: string): boolean {
+    if (this.seenCommands.has(id)) {
+      this.log.info({ id }, 'duplicate command id ignored');
+      return false;
     }
-    this.seenCommands.add(cmd.id);
+    this.seenCommands.add(id);
     if (this.seenCommands.size > 1000) this.seenCommands.delete(this.seenCommands.values().next().value!);
+    return true;
+  }
+
+  private handleCommand(cmd: Command): void {
+    if (!this.firstSight(cmd.id)) return;
     const deviceNow = this.deviceTime(this.n);
     if (cmd.expiresAt <= deviceNow) {
       this.ack(cmd.id, 'rejected', `expired ${Math.round((deviceNow - cmd.expiresAt) / 1000)} s ago`);
@@ -423,6 +475,8 @@ export class SimDevice<K extends DeviceKind> {
     this.stopping = true;
     clearTimeout(this.timer);
     clearTimeout(this.retryTimer);
+    for (const timer of this.delayed) clearTimeout(timer);
+    this.delayed.clear();
     const client = this.client;
     if (!client) return;
     if (client.connected) {

@@ -2,7 +2,8 @@
  * Faults a simulated device can be told to have, and their command-line form:
  * `gnss-dropout[=EVERY/DURATION]`, `link-drop[=EVERY/DURATION]`,
  * `clock-skew[=SECONDS]`, `malformed[=PROBABILITY]`, `oversized[=PROBABILITY]`,
- * `wrong-credentials`, comma-separated (`gnss-dropout=60/8,malformed=0.05`).
+ * `wrong-credentials`, `ignore-commands`, `ack-delay[=SECONDS]`,
+ * `drift[=METRES_PER_SECOND]`, comma-separated (`gnss-dropout=60/8,malformed=0.05`).
  */
 import { SimError } from './errors.ts';
 import type { Rng } from './rng.ts';
@@ -20,7 +21,16 @@ export interface Faults {
   readonly oversized?: number;
   /** Log in with a wrong password (and keep retrying, as real firmware does). */
   readonly wrongCredentials?: boolean;
+  /** Receive commands and never acknowledge or carry them out (firmware hung in its command task). */
+  readonly ignoreCommands?: boolean;
+  /** Handle each command message (validate, execute, acknowledge) this many real milliseconds after it arrives. */
+  readonly ackDelayMs?: number;
+  /** Lateral drift, m/s while moving: an offset across the working direction (positive: to its right) that the true and reported position share. */
+  readonly driftMps?: number;
 }
+
+/** The fault names `parseFaults` knows, in the order of the README table. */
+export const FAULT_NAMES = ['gnss-dropout', 'link-drop', 'clock-skew', 'malformed', 'oversized', 'wrong-credentials', 'ignore-commands', 'ack-delay', 'drift'] as const;
 
 function specError(message: string): SimError {
   return new SimError('HATAKE_ERR_SIM_FAULT_SPEC', message);
@@ -41,6 +51,18 @@ function probability(name: string, value: string | undefined, def: number): numb
   const p = Number(value);
   if (!(p >= 0 && p <= 1)) throw specError(`${name}=${value}: expected a probability between 0 and 1`);
   return p;
+}
+
+function seconds(name: string, value: string | undefined, def: number, max: number): number {
+  if (value === undefined) return def;
+  const s = Number(value.replace(/s$/, ''));
+  if (!(s > 0 && s <= max)) throw specError(`${name}=${value}: expected seconds above 0 and at most ${max}, e.g. ${name}=${def}`);
+  return s;
+}
+
+function noValue(name: string, value: string | undefined): true {
+  if (value !== undefined) throw specError(`${name} takes no value`);
+  return true;
 }
 
 /** Parses a comma-separated fault list; throws HATAKE_ERR_SIM_FAULT_SPEC naming what is wrong. */
@@ -68,11 +90,22 @@ export function parseFaults(spec: string): Faults {
         faults.oversized = probability(name, value, 0.005);
         break;
       case 'wrong-credentials':
-        if (value !== undefined) throw specError('wrong-credentials takes no value');
-        faults.wrongCredentials = true;
+        faults.wrongCredentials = noValue(name, value);
         break;
+      case 'ignore-commands':
+        faults.ignoreCommands = noValue(name, value);
+        break;
+      case 'ack-delay':
+        faults.ackDelayMs = seconds(name, value, 5, 3600) * 1000;
+        break;
+      case 'drift': {
+        const mps = value === undefined ? 0.1 : Number(value.replace(/m\/s$/, ''));
+        if (!(Number.isFinite(mps) && mps !== 0 && Math.abs(mps) <= 5)) throw specError(`drift=${value}: expected metres per second, not 0, at most 5 either way (negative: to the left), e.g. drift=0.2`);
+        faults.driftMps = mps;
+        break;
+      }
       default:
-        throw specError(`unknown fault ${JSON.stringify(name)} (known: gnss-dropout, link-drop, clock-skew, malformed, oversized, wrong-credentials)`);
+        throw specError(`unknown fault ${JSON.stringify(name)} (known: ${FAULT_NAMES.join(', ')})`);
     }
   }
   return faults;

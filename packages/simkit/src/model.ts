@@ -37,6 +37,8 @@ export interface DeviceModel<K extends DeviceKind> {
   command?(cmd: Command): CommandOutcome;
   /** Starts a GNSS dropout (fault). */
   gnssDropout(seconds: number): void;
-  /** A supervisor heartbeat arrived (simulated time). */
+  /** A valid supervisor heartbeat arrived; `simTimeMs` is the simulated time of the last step. */
   heartbeat?(simTimeMs: number): void;
+  /** Starts drifting sideways at `metresPerSecond` while moving (fault `drift`); models that do not move leave it out. */
+  lateralDrift?(metresPerSecond: number): void;
 }

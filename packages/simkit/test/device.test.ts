@@ -1,15 +1,17 @@
 /**
  * The device runtime against the real broker: commands are validated,
- * expired ones refused, each id executed once, and completion acknowledged;
- * a device outlives a broker restart.
+ * expired ones refused, each id executed and acknowledged once, and
+ * completion acknowledged; valid heartbeats reach the model; the command
+ * faults (ignore-commands, ack-delay) and drift; a device outlives a broker
+ * restart.
  */
 import { rm } from 'node:fs/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBroker, type HatakeBroker } from '@hatake/broker';
-import { commandAckTopic, commandTopic, exampleCommand, type Command, type CommandAck } from '@hatake/protocol';
+import { HEARTBEAT_TOPIC, commandAckTopic, commandTopic, exampleCommand, exampleHeartbeat, telemetryTopic, type Command, type CommandAck } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
-import { EventQueue, Rng, SimDevice, type CommandOutcome, type DeviceModel, type SampleBody } from '@hatake/simkit';
+import { EventQueue, Rng, SimDevice, type CommandOutcome, type DeviceModel, type Faults, type SampleBody } from '@hatake/simkit';
 import { freePort, testDeployment, waitFor, type TestDeployment } from '@hatake/testkit';
 
 /** A sensor model that records the commands it is asked to carry out. */
@@ -17,6 +19,8 @@ class RecordingModel implements DeviceModel<'sensor'> {
   readonly kind = 'sensor' as const;
   readonly periodMs = 50;
   readonly executed: string[] = [];
+  readonly heartbeats: number[] = [];
+  readonly drifts: number[] = [];
   private readonly events = new EventQueue();
   private stepsSinceCommand = 0;
   step(): SampleBody<'sensor'> {
@@ -32,6 +36,12 @@ class RecordingModel implements DeviceModel<'sensor'> {
     this.stepsSinceCommand = 0;
     return cmd.type === 'resume' ? { status: 'rejected', reason: 'nothing to resume' } : { status: 'accepted', done: () => this.stepsSinceCommand >= 3 };
   }
+  heartbeat(simTimeMs: number): void {
+    this.heartbeats.push(simTimeMs);
+  }
+  lateralDrift(metresPerSecond: number): void {
+    this.drifts.push(metresPerSecond);
+  }
 }
 
 let dep: TestDeployment;
@@ -39,18 +49,29 @@ let broker: HatakeBroker;
 let gateway: MqttClient;
 let device: SimDevice<'sensor'>;
 let model: RecordingModel;
+let brokerUrl: string;
 const acks: CommandAck[] = [];
+/** Telemetry sequence numbers seen, by device. */
+const telemetrySeqs = new Map<string, number[]>();
 
 beforeAll(async () => {
   dep = await testDeployment();
   broker = buildBroker(dep.config, { logger: silentLogger() });
   const addr = await broker.start();
+  brokerUrl = addr.mqtt.url;
   model = new RecordingModel();
   device = new SimDevice({ id: 's1', kind: 'sensor', password: dep.secrets['s1']!, mqtt: { url: addr.mqtt.url }, model, rng: new Rng(1), logger: silentLogger() });
   await device.start();
   gateway = await mqtt.connectAsync(addr.mqtt.url, { username: 'gateway', password: dep.secrets['gateway'], clientId: 'gateway:test', protocolVersion: 4, reconnectPeriod: 0 });
-  gateway.on('message', (_t, p) => acks.push(JSON.parse(p.toString()) as CommandAck));
-  await gateway.subscribeAsync(commandAckTopic('sensor', 's1'), { qos: 1 });
+  gateway.on('message', (topic, p) => {
+    const body = JSON.parse(p.toString()) as Record<string, unknown>;
+    if (topic.endsWith('/cmd/ack')) acks.push(body as unknown as CommandAck);
+    else if (topic.endsWith('/telemetry')) {
+      const id = topic.split('/')[3]!;
+      telemetrySeqs.set(id, [...(telemetrySeqs.get(id) ?? []), body['seq'] as number]);
+    }
+  });
+  await gateway.subscribeAsync([commandAckTopic('sensor', 's1'), commandAckTopic('sensor', 's2'), telemetryTopic('sensor', 's2')], { qos: 1 });
   await waitFor('device subscribed', () => (device.connected ? true : undefined));
 });
 
@@ -60,8 +81,23 @@ afterAll(async () => {
   await broker.stop();
 });
 
-const send = (cmd: unknown): Promise<unknown> => gateway.publishAsync(commandTopic('sensor', 's1'), JSON.stringify(cmd), { qos: 1 });
+const send = (cmd: unknown, to = 's1'): Promise<unknown> => gateway.publishAsync(commandTopic('sensor', to), JSON.stringify(cmd), { qos: 1 });
 const acksOf = (id: string): string[] => acks.filter((a) => a.id === id).map((a) => a.status + (a.reason ? `: ${a.reason}` : ''));
+const valid = (id: string, ms = 30_000): Command => exampleCommand({ id, issuedAt: Date.now(), expiresAt: Date.now() + ms });
+
+/** Runs a second device, s2, with these faults for the length of `body`. */
+async function withFaultyDevice(faults: Faults, body: (s2: SimDevice<'sensor'>, model: RecordingModel) => Promise<void>): Promise<void> {
+  const model = new RecordingModel();
+  telemetrySeqs.delete('s2'); // sequence numbers start over with each run
+  const s2 = new SimDevice({ id: 's2', kind: 'sensor', password: dep.secrets['s2']!, mqtt: { url: brokerUrl }, model, rng: new Rng(7), logger: silentLogger(), faults });
+  try {
+    await s2.start();
+    await waitFor('s2 subscribed', () => (s2.connected ? true : undefined));
+    await body(s2, model);
+  } finally {
+    await s2.stop();
+  }
+}
 
 describe('a simulated device receiving commands', () => {
   it('accepts, then reports completion', async () => {
@@ -100,12 +136,89 @@ describe('a simulated device receiving commands', () => {
     expect(model.executed).not.toContain('c-bad');
   });
 
+  it('acks an id once: an invalid message repeating an answered id, or an invalid one sent twice, gets no second answer', async () => {
+    await send(valid('c-once'));
+    await waitFor('c-once completed', () => (acksOf('c-once').length === 2 ? true : undefined));
+    await send({ ...valid('c-once'), type: 'self_destruct' });
+    const bad = { ...valid('c-bad-twice'), type: 'self_destruct' };
+    await send(bad);
+    await send(bad);
+    await send(valid('c-marker'));
+    await waitFor('the marker command', () => (acksOf('c-marker').length === 2 ? true : undefined));
+    expect(acksOf('c-once')).toEqual(['accepted', 'completed']);
+    expect(acksOf('c-bad-twice')).toHaveLength(1);
+    expect(model.executed.filter((id) => id === 'c-once')).toHaveLength(1);
+  });
+
+  it('hands valid supervisor heartbeats to the model and drops invalid ones', async () => {
+    const before = model.heartbeats.length;
+    await gateway.publishAsync(HEARTBEAT_TOPIC, '{}', { qos: 1 });
+    await gateway.publishAsync(HEARTBEAT_TOPIC, JSON.stringify({ ...exampleHeartbeat({ t: Date.now() }), watchers: -1 }), { qos: 1 });
+    await gateway.publishAsync(HEARTBEAT_TOPIC, JSON.stringify(exampleHeartbeat({ t: Date.now() })), { qos: 1 });
+    // same publisher, same QoS: the broker keeps the order, so the invalid ones came first
+    await waitFor('the valid beat', () => (model.heartbeats.length > before ? true : undefined));
+    expect(model.heartbeats.length - before).toBe(1);
+    expect(device.stats.heartbeats).toBe(model.heartbeats.length);
+    // stamped with the simulated time of the last step: a whole number of periods after the start
+    const at = model.heartbeats[model.heartbeats.length - 1]!;
+    expect(at).toBeLessThanOrEqual(Date.now());
+    expect(Number.isInteger(at)).toBe(true);
+  });
+
   it('ignores garbage without an id, and keeps working', async () => {
     await gateway.publishAsync(commandTopic('sensor', 's1'), 'not json', { qos: 1 });
     const now = Date.now();
     await send(exampleCommand({ id: 'c-later', issuedAt: now, expiresAt: now + 30_000 }));
     await waitFor('later command', () => (acksOf('c-later').length === 2 ? true : undefined));
     expect(device.connected).toBe(true);
+  });
+});
+
+describe('command faults', () => {
+  it('ignore-commands: receives commands, never executes or acknowledges them, still hears the supervisor', async () => {
+    await withFaultyDevice({ ignoreCommands: true }, async (s2, m) => {
+      await send(valid('c-ign-1'), 's2');
+      await send({ ...valid('c-ign-2'), type: 'self_destruct' }, 's2');
+      await gateway.publishAsync(HEARTBEAT_TOPIC, JSON.stringify(exampleHeartbeat({ t: Date.now() })), { qos: 1 });
+      await waitFor('both commands received', () => (s2.stats.commandsIgnored === 2 ? true : undefined));
+      await waitFor('the heartbeat', () => (m.heartbeats.length === 1 ? true : undefined));
+      // an answer would have left before any telemetry sampled afterwards: wait for such telemetry
+      const after = s2.stats.samples;
+      await waitFor('telemetry sampled after the commands', () => ((telemetrySeqs.get('s2') ?? []).some((seq) => seq >= after) ? true : undefined));
+      expect(acksOf('c-ign-1')).toEqual([]);
+      expect(acksOf('c-ign-2')).toEqual([]);
+      expect(m.executed).toEqual([]);
+      expect(s2.stats.acks).toBe(0);
+    });
+  });
+
+  it('ack-delay: executes and answers that much later, with every check (expiry, duplicates) made then', async () => {
+    await withFaultyDevice({ ackDelayMs: 300 }, async (s2, m) => {
+      const sentAt = Date.now();
+      const cmd = valid('c-slow');
+      await send(cmd, 's2');
+      await send(cmd, 's2'); // a duplicate while the first still waits
+      await send(valid('c-stale', 100), 's2'); // valid on arrival, expired by the time it is handled
+      await waitFor('all three held back', () => (s2.stats.commandsDelayed === 3 ? true : undefined));
+      expect(m.executed).toEqual([]);
+      let acceptedAt = 0;
+      await waitFor('the late acceptance', () => {
+        if (acksOf('c-slow').length === 0) return undefined;
+        acceptedAt = Date.now();
+        return true;
+      });
+      expect(acceptedAt - sentAt).toBeGreaterThanOrEqual(290);
+      await waitFor('completion and the stale answer', () => (acksOf('c-slow').length === 2 && acksOf('c-stale').length === 1 ? true : undefined));
+      expect(acksOf('c-slow')).toEqual(['accepted', 'completed']);
+      expect(acksOf('c-stale')[0]).toMatch(/^rejected: expired \d+ s ago$/);
+      expect(m.executed).toEqual(['c-slow']);
+    });
+  });
+
+  it('drift: hands the rate to a model that moves when the device starts', async () => {
+    await withFaultyDevice({ driftMps: -0.25 }, async (_s2, m) => {
+      expect(m.drifts).toEqual([-0.25]);
+    });
   });
 });
 

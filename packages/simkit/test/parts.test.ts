@@ -3,15 +3,30 @@ import { GnssModel, LocalFrame, Path, Rng, STANDALONE_PROFILE, approachSpeed, pa
 
 describe('parseFaults', () => {
   it('reads every fault with defaults and values', () => {
-    expect(parseFaults('gnss-dropout,link-drop=60/5,clock-skew=-90,malformed=0.1,oversized,wrong-credentials')).toEqual({
+    expect(parseFaults('gnss-dropout,link-drop=60/5,clock-skew=-90,malformed=0.1,oversized,wrong-credentials,ignore-commands,ack-delay=2.5,drift=-0.3')).toEqual({
       gnssDropout: { everyS: 120, durationS: 10 },
       linkDrop: { everyS: 60, durationS: 5 },
       clockSkewMs: -90_000,
       malformed: 0.1,
       oversized: 0.005,
       wrongCredentials: true,
+      ignoreCommands: true,
+      ackDelayMs: 2500,
+      driftMps: -0.3,
     });
     expect(parseFaults('')).toEqual({});
+  });
+
+  it.each([
+    ['ignore-commands', { ignoreCommands: true }],
+    ['ack-delay', { ackDelayMs: 5000 }],
+    ['ack-delay=0.25', { ackDelayMs: 250 }],
+    ['ack-delay=12s', { ackDelayMs: 12_000 }],
+    ['drift', { driftMps: 0.1 }],
+    ['drift=0.4', { driftMps: 0.4 }],
+    ['drift=-1.5m/s', { driftMps: -1.5 }],
+  ])('reads %j', (spec, faults) => {
+    expect(parseFaults(spec)).toEqual(faults);
   });
 
   it.each([
@@ -21,6 +36,13 @@ describe('parseFaults', () => {
     ['link-drop=0/5', /both numbers must be positive/],
     ['clock-skew=soon', /expected seconds/],
     ['wrong-credentials=yes', /takes no value/],
+    ['ignore-commands=1', /ignore-commands takes no value/],
+    ['ack-delay=0', /ack-delay=0: expected seconds above 0 and at most 3600/],
+    ['ack-delay=soon', /ack-delay=soon: expected seconds/],
+    ['ack-delay=7200', /at most 3600/],
+    ['drift=0', /drift=0: expected metres per second, not 0/],
+    ['drift=sideways', /drift=sideways: expected metres per second/],
+    ['drift=9', /at most 5 either way/],
   ])('refuses %j with a reason', (spec, message) => {
     expect(() => parseFaults(spec)).toThrowError(message);
     expect(() => parseFaults(spec)).toThrowError(expect.objectContaining({ code: 'HATAKE_ERR_SIM_FAULT_SPEC' }));

@@ -5,6 +5,11 @@
  * fuel by load, sees the sky through a GNSS receiver model and the supervisor
  * through a local-5G link model, and obeys commands. No I/O: the MQTT runtime
  * (simkit's SimDevice) drives it.
+ *
+ * Remote supervision follows Japan's guideline for automated farm machinery
+ * (MAFF, 農業機械の自動走行に関する安全性確保ガイドライン): in automatic
+ * operation a lost link to the supervisor stops the machine by itself, and
+ * it never restarts on its own — only the supervisor's `resume` does.
  */
 import type { Feature, MultiPolygon, Polygon } from 'geojson';
 import type { TractorSpec } from '@hatake/config';
@@ -52,7 +57,10 @@ export interface TractorTruth {
 }
 
 export const TRACTOR_LIMITS: DriveLimits = { accel: 0.5, decel: 0.8, cornerSpeed: 1.2, cornerDeg: 25 };
-const ESTOP_DECEL = 3.5;
+/** Braking in an emergency stop, m/s² (`TRACTOR_LIMITS.decel` for every other stop). */
+export const TRACTOR_ESTOP_DECEL = 3.5;
+/** Below this speed, m/s, the tractor counts as standing (no drift, no sections). */
+const MOVING = 0.05;
 const RESTART_PAUSE_S = 60;
 const LOW_FUEL = 15;
 
@@ -79,6 +87,15 @@ export class TractorModel implements DeviceModel<'tractor'> {
   private readonly home: LonLat | undefined;
   private goingHome = false;
   private lastTruth: TractorTruth | undefined;
+  /** Simulated time, s: the sum of every step's dt. */
+  private clockS = 0;
+  /** When the tractor last entered automatic mode (it starts in it), s of `clockS`. */
+  private autoSinceS = 0;
+  /** When the last supervisor heartbeat arrived, s of `clockS`. */
+  private lastBeatS = -Infinity;
+  /** Fault `drift`: m/s sideways while moving, and the offset so far, m (positive: right of the sweep direction). */
+  private driftMps = 0;
+  private driftM = 0;
 
   constructor(params: TractorParams, rng: Rng) {
     this.spec = params.spec;
@@ -106,6 +123,19 @@ export class TractorModel implements DeviceModel<'tractor'> {
     this.gnss.dropout(seconds);
   }
 
+  /**
+   * A supervisor heartbeat arrived. It is stamped with the model's own clock (the sum of its steps), which
+   * SimDevice's simulated time matches step for step, so the model stays testable without a runtime.
+   */
+  heartbeat(_simTimeMs: number): void {
+    this.lastBeatS = this.clockS;
+  }
+
+  /** Fault `drift`: from now on, drift across the swaths at `metresPerSecond` while moving (negative: to the left). */
+  lateralDrift(metresPerSecond: number): void {
+    this.driftMps = metresPerSecond;
+  }
+
   /** What really happened at the last step. */
   truth(): TractorTruth | undefined {
     return this.lastTruth;
@@ -115,6 +145,7 @@ export class TractorModel implements DeviceModel<'tractor'> {
     if (mode === this.modeNow) return;
     const from = this.modeNow;
     this.modeNow = mode;
+    if (mode === 'auto') this.autoSinceS = this.clockS;
     this.events.push({ type: mode === 'estop' ? 'estop' : 'mode_change', severity: mode === 'estop' ? 'critical' : 'info', message: `${from} → ${mode}: ${why}`.slice(0, 256), data: { from, to: mode } });
   }
 
@@ -132,7 +163,25 @@ export class TractorModel implements DeviceModel<'tractor'> {
     });
   }
 
+  /**
+   * In automatic mode, no heartbeat for `linkLossSeconds` (counted from entering the mode or the last beat,
+   * whichever is later) stops the machine: normal braking, implement raised, `link_lost` and `mode_change`
+   * events. Returning heartbeats change nothing; only a `resume` command restarts it. Other modes already
+   * stand still (or are driven by hand), so they ignore the heartbeat.
+   */
+  private watchdog(): void {
+    if (this.modeNow !== 'auto') return;
+    const silentS = this.clockS - Math.max(this.autoSinceS, this.lastBeatS);
+    // a small tolerance: sums of 0.2 s steps are an ulp off either way (ten steps: 1.9999999999999998)
+    if (silentS < this.spec.linkLossSeconds - 1e-9) return;
+    const why = `supervisor heartbeat lost for ${this.spec.linkLossSeconds} s`;
+    this.events.push({ type: 'link_lost', severity: 'alarm', message: `${why}: stopping, implement raised; resume to continue`, data: { cause: 'heartbeat_lost', seconds: this.spec.linkLossSeconds } });
+    this.setMode('stopped', why);
+  }
+
   step(dt: number): SampleBody<'tractor'> {
+    this.clockS += dt;
+    this.watchdog();
     // speed
     let target = 0;
     let decel = TRACTOR_LIMITS.decel;
@@ -148,13 +197,15 @@ export class TractorModel implements DeviceModel<'tractor'> {
         const ahead = this.s + this.v * dt;
         target = Math.min(this.path.speedLimit(this.s, TRACTOR_LIMITS.decel), this.path.speedLimit(ahead, TRACTOR_LIMITS.decel), this.legSpeedCap());
       }
-    } else if (this.modeNow === 'estop') decel = ESTOP_DECEL;
+    } else if (this.modeNow === 'estop') decel = TRACTOR_ESTOP_DECEL;
     this.v = approachSpeed(this.v, target, dt, { accel: TRACTOR_LIMITS.accel, decel });
     this.s = Math.min(this.path.length, this.s + this.v * dt);
-    if (this.modeNow === 'auto' && this.waitLeft <= 0 && this.s >= this.path.length - 1e-6 && this.v < 0.05) this.arrived();
+    if (this.modeNow === 'auto' && this.waitLeft <= 0 && this.s >= this.path.length - 1e-6 && this.v < MOVING) this.arrived();
 
-    const pos = this.path.at(this.s);
-    const moving = this.v > 0.05;
+    const planned = this.path.at(this.s);
+    const moving = this.v > MOVING;
+    if (moving) this.driftM += this.driftMps * dt;
+    const pos = this.driftM === 0 ? planned : { ...planned, xy: this.drifted(planned.xy) };
     const implement: 'lowered' | 'raised' = this.modeNow === 'stopped' || this.modeNow === 'estop' || this.goingHome ? 'raised' : pos.attrs.implement;
     const sections = this.sectionsAt(pos.xy, pos.heading, { ...pos.attrs, implement }, moving);
     const working = sections.some(Boolean);
@@ -195,6 +246,12 @@ export class TractorModel implements DeviceModel<'tractor'> {
       rssi: roundTo(this.rssi + this.rng.normal(0, 1.5), 1),
       rtt: roundTo(rtt, 1),
     };
+  }
+
+  /** Where the tractor really is: the planned point, shifted across the swaths by the drift so far. */
+  private drifted(xy: XY): XY {
+    const h = (this.plan.sweepHeading * Math.PI) / 180;
+    return [xy[0] + Math.cos(h) * this.driftM, xy[1] - Math.sin(h) * this.driftM];
   }
 
   /** The leg's own speed, with the operator's set_speed applied to working legs. */

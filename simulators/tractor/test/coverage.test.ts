@@ -9,6 +9,7 @@ import { findField, loadConfig, type Config, type DeviceDef } from '@hatake/conf
 import { Decoder, EXAMPLE_T0, telemetryTopic } from '@hatake/protocol';
 import { insideRing, Rng, type XY } from '@hatake/simkit';
 import { TractorModel, planCoverage } from '@hatake/tractor';
+import { supervisedStep } from './supervisor.ts';
 
 const repoConfig = resolve(dirname(fileURLToPath(import.meta.url)), '../../../config/hatake.yaml');
 
@@ -23,9 +24,9 @@ function drive(config: Config, device: DeviceDef, seed: number, maxSteps = 200_0
   const model = new TractorModel({ field: field.boundary, spec: device.tractor!, ...(device.home ? { home: device.home } : {}) }, new Rng(seed, device.id));
   const samples: Run['samples'] = [];
   const truth: Run['truth'][number][] = [];
-  // one full pass: until the model announces the field is covered
+  // one full pass, under a supervisor that keeps beating: until the model announces the field is covered
   for (let i = 0; i < maxSteps; i++) {
-    samples.push(model.step(0.2));
+    samples.push(supervisedStep(model));
     truth.push(model.truth()!);
     if (model.drainEvents().some((e) => e.message?.startsWith('field covered'))) break;
   }
@@ -144,12 +145,12 @@ describe('tractor commands', async () => {
 
   it('returns home, then resumes by driving back to its pattern without a jump', () => {
     const model = new TractorModel({ field: field.boundary, spec: device.tractor!, home: device.home! }, new Rng(5, 't'));
-    for (let i = 0; i < 500; i++) model.step(0.2);
+    for (let i = 0; i < 500; i++) supervisedStep(model);
     expect(model.command(cmd('return_home')).status).toBe('accepted');
     let maxJump = 0;
     let prev = model.truth()!.xy;
     const step = (): void => {
-      model.step(0.2);
+      supervisedStep(model);
       const xy = model.truth()!.xy;
       maxJump = Math.max(maxJump, Math.hypot(xy[0] - prev[0], xy[1] - prev[1]));
       prev = xy;
@@ -168,13 +169,13 @@ describe('tractor commands', async () => {
 
   it('stops hard on an e-stop and refuses to resume until reset at the machine', () => {
     const model = new TractorModel({ field: field.boundary, spec: device.tractor! }, new Rng(6, 't'));
-    for (let i = 0; i < 200; i++) model.step(0.2);
+    for (let i = 0; i < 200; i++) supervisedStep(model);
     expect(model.truth()!.speed).toBeGreaterThan(1);
     const outcome = model.command(cmd('estop'));
     expect(outcome.status).toBe('accepted');
     let steps = 0;
     while (!outcome.done!() && steps < 100) {
-      model.step(0.2);
+      supervisedStep(model);
       steps++;
     }
     expect(model.truth()!.speed).toBe(0);
