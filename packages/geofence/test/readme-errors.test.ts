@@ -1,0 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { expect, it } from 'vitest';
+import { GEOFENCE_ERRORS } from '@hatake/geofence';
+
+// (inline rather than @hatake/testkit's helper: this package stays free of workspace dependencies)
+it('the README lists every error code, and only those', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  expect([...readme.matchAll(/^\| `(HATAKE_ERR_[A-Z_]+)` \|/gm)].map((m) => m[1]).sort()).toEqual(Object.keys(GEOFENCE_ERRORS).sort());
+});
