@@ -98,6 +98,10 @@ export const TractorSpec = Type.Object(
     targetRate: Type.Number({ minimum: 0, maximum: 5000, default: 40, description: 'application rate, kg/ha' }),
     workSpeed: Type.Number({ minimum: 0.5, maximum: 5, default: 2.4, description: 'speed on a swath, m/s' }),
     fuelTankLitres: Type.Number({ minimum: 10, maximum: 1000, default: 120 }),
+    linkLossSeconds: Type.Number({ minimum: 0.5, maximum: 120, default: 3, description: 'in automatic mode, the machine stops itself (and raises its implement) when the supervisor heartbeat has been missing this long' }),
+    silentSeconds: Type.Number({ minimum: 1, maximum: 3600, default: 10, description: 'the backend raises link_lost when nothing has come from the machine for this long' }),
+    zoneMarginMeters: Type.Number({ minimum: 0, maximum: 500, default: 0, description: 'operating zone: the field boundary grown by this margin' }),
+    zoneAutoStop: Type.Boolean({ default: true, description: 'send a stop when the machine leaves its operating zone in automatic mode' }),
   },
   { additionalProperties: false },
 );
@@ -250,6 +254,30 @@ export const GatewaySettings = Type.Object(
         maxClients: Type.Integer({ minimum: 1, default: 1000 }),
         highWaterBytes: Type.Integer({ minimum: 1024, default: 1024 * 1024, description: 'a client with this much unsent is slow: it gets the latest sample per device, the rest is counted as dropped' }),
         maxMessageBytes: Type.Integer({ minimum: 256, maximum: 1024 * 1024, default: 16 * 1024, description: 'largest message a client may send' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    commands: Type.Object(
+      {
+        expirySeconds: Type.Object(
+          {
+            estop: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: 'emergency stop' }),
+            stop: Type.Integer({ minimum: 1, maximum: 3600, default: 15, description: 'stop and pause' }),
+            motion: Type.Integer({ minimum: 1, maximum: 3600, default: 30, description: 'resume, return_home, set_speed, start_mission' }),
+          },
+          { default: {}, additionalProperties: false, description: 'how long a command stays valid after it is issued; the machine refuses it afterwards' },
+        ),
+        ackTimeoutSeconds: Type.Object(
+          {
+            estop: Type.Number({ minimum: 0.1, maximum: 600, default: 2, description: 'an emergency stop not acknowledged within this raises an alarm' }),
+            other: Type.Number({ minimum: 0.1, maximum: 600, default: 10 }),
+          },
+          { default: {}, additionalProperties: false, description: 'a command with no answer from the machine within this is timed_out' },
+        ),
+        completionTimeoutSeconds: Type.Integer({ minimum: 1, maximum: 86_400, default: 600, description: 'an accepted command not reported completed or failed within this is timed_out' }),
+        armSeconds: Type.Integer({ minimum: 1, maximum: 60, default: 5, description: 'resume and start_mission are armed, then confirmed within this' }),
+        leaseSeconds: Type.Integer({ minimum: 5, maximum: 3600, default: 30, description: 'a control lease lapses this long after the live session of its holder last renewed it' }),
+        heartbeatMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000, description: 'supervisor heartbeat period while operators are watching' }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -37,11 +37,14 @@ const road = (id: string, cls: number, coords: number[][]) => ({ type: 'Feature'
 
 /** Builds the test deployment. Every call makes fresh passwords. */
 export async function testDeployment(opts: TestDeploymentOptions = {}): Promise<TestDeployment> {
+  // devices and groups an override brings get passwords too
+  const named = (key: string, field: string): string[] =>
+    Array.isArray(opts.overrides?.[key]) ? (opts.overrides[key] as Record<string, unknown>[]).map((x) => x[field]).filter((x): x is string => typeof x === 'string') : [];
   const principals = {
-    devices: ['t1', 't2', 'p1', 's1', 's2'],
+    devices: [...new Set(['t1', 't2', 'p1', 's1', 's2', ...named('devices', 'id')])],
     users: ['admin', 'op-north', 'op-south', 'agro', 'crew', 'view-north'],
     services: ['ingest', 'gateway'],
-    groups: ['load'],
+    groups: [...new Set(['load', ...named('deviceGroups', 'prefix')])],
   };
   const secrets: Record<string, string> = {};
   const hashes: Record<string, string> = {};
