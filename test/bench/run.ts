@@ -15,6 +15,7 @@ import { fmt, line } from './format.ts';
 import { benchLive } from './live.ts';
 import { benchInfluxCeiling } from './ceiling.ts';
 import { benchEndToEnd } from './pipeline.ts';
+import { benchEstop } from './estop.ts';
 
 
 function timeLoop(seconds: number, body: () => number): { ops: number; perSecond: number } {
@@ -100,6 +101,7 @@ const ceiling = await benchInfluxCeiling();
 const one = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 4000, perMessage: 1, window: 200, ceiling });
 const ten = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 800, perMessage: 10, window: 100, ceiling });
 const embedded = await benchEndToEnd({ broker: 'embedded', devices: 50, messages: 1000, perMessage: 1, window: 100, ceiling });
+await benchEstop();
 const live = await benchLive({ layout: 'processes' });
 const liveOne = await benchLive({ layout: 'one-process' });
 line(

@@ -11,19 +11,30 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { MqttClient } from 'mqtt';
 import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm, hashSecret, verifySecret, visibilityScope } from '@hatake/auth';
 import { deviceOfMessage, findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
-import { Decoder, deviceChannelFilter } from '@hatake/protocol';
+import { Decoder, HEARTBEAT_TOPIC, SCHEMA_VERSION, deviceChannelFilter, type Heartbeat } from '@hatake/protocol';
 import { connectService, reconnectCounter, type Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
+import { CommandCenter } from './commands.ts';
 import { GatewayError } from './errors.ts';
 import { LiveHub } from './live.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import {
+  AlarmParams,
+  AlarmsQuery,
+  AlarmView,
+  ArmedReply,
+  CommandBody,
+  CommandParams,
+  CommandView,
   DeviceParams,
   DeviceView,
   DevicesQuery,
   ErrorBody,
   EventsQuery,
   EventsReply,
+  FleetStopBody,
+  LeaseBody,
+  LeaseView,
   LoginBody,
   LoginReply,
   ROUTE_ERRORS,
@@ -50,6 +61,8 @@ export interface Gateway {
   readonly app: FastifyInstance;
   readonly metrics: GatewayMetrics;
   readonly tokens: TokenIssuer;
+  /** Resolves when every command-audit and alarm record so far is in the store. */
+  flushAudit(): Promise<void>;
   start(): Promise<{ http: { host: string; port: number; url: string; ws: string } }>;
   stop(): Promise<void>;
 }
@@ -139,6 +152,60 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   const hub = new LiveHub(config, metrics, log, { highWaterBytes: config.gateway.ws.highWaterBytes, now });
   const liveStates = new Map<string, { state: unknown; receivedAt: number }>();
   let client: MqttClient | undefined;
+  let clientId = '';
+  const center = new CommandCenter(
+    config,
+    deps.store,
+    log,
+    {
+      publish: async (topic, payload) => {
+        if (!client?.connected) throw new Error('the gateway is not connected to the broker');
+        await client.publishAsync(topic, payload, { qos: 1 });
+      },
+      stream: (type, device, json) => hub.publish(type, device, json),
+      sessionsOf: (username) => hub.sessionsOf(username),
+      counted: (what, label) => (what === 'command' ? metrics.commands.inc({ status: label }) : metrics.alarms.inc({ change: label })),
+    },
+    now,
+  );
+  hub.onActivity = (user) => center.renew(user.username);
+  hub.onAction = (user, msg, reply) => {
+    const failed = (err: unknown): void => {
+      const e = err instanceof GatewayError ? err : new GatewayError('HATAKE_ERR_GATEWAY_INTERNAL', 'internal error');
+      if (!(err instanceof GatewayError)) log.error({ err }, 'live action failed');
+      reply({ type: 'error', code: e.code, message: e.message, ...(msg.type !== 'estop_all' ? { device: msg.device } : {}) });
+    };
+    try {
+      switch (msg.type) {
+        case 'command':
+          center
+            .issue(user, msg.device, msg.command)
+            .then((r) => reply('armed' in r ? { type: 'armed', armed: r.armed } : { type: 'command', command: r.command }))
+            .catch(failed);
+          break;
+        case 'lease':
+          reply({ type: 'lease', lease: center.lease(user, msg.device, msg.action, msg.reason) });
+          break;
+        case 'estop_all':
+          center
+            .estopAll(user, msg.farm)
+            .then((commands) => reply({ type: 'estop_all', commands }))
+            .catch(failed);
+          break;
+      }
+    } catch (err) {
+      failed(err);
+    }
+  };
+  let beat: NodeJS.Timeout | undefined;
+  let beats = 0;
+  const heartbeat = (): void => {
+    const watchers = [...hub.users()].filter((u) => u.roles.includes('operator') || u.roles.includes('admin')).length;
+    if (watchers === 0 || !client?.connected) return;
+    const hb: Heartbeat = { v: SCHEMA_VERSION, t: now(), seq: beats++, source: clientId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64), interval: config.gateway.commands.heartbeatMs, watchers };
+    client.publish(HEARTBEAT_TOPIC, JSON.stringify(hb), { qos: 0 });
+    metrics.heartbeats.inc();
+  };
 
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'gateway-http' }) as FastifyBaseLogger,
@@ -338,6 +405,71 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
         },
       );
 
+      secured.post<{ Params: DeviceParams; Body: CommandBody }>(
+        '/api/v1/devices/:id/commands',
+        {
+          schema: {
+            summary: 'Command a machine: published at once, tracked sent → accepted | rejected → completed | failed (or expired / timed_out); resume and start_mission are armed first, then confirmed',
+            tags: ['commands'],
+            params: DeviceParams,
+            body: CommandBody,
+            response: { 202: CommandView, 200: ArmedReply, ...errors(400, 401, 403, 404, 409) },
+          },
+        },
+        async (req, reply) => {
+          const r = await center.issue(req.user!, req.params.id, req.body);
+          if ('armed' in r) return reply.code(200).send({ armed: r.armed, message: `armed: confirm within ${config.gateway.commands.armSeconds} s by sending the same command with "confirm": "${r.armed.id}"` });
+          return reply.code(202).send(r.command);
+        },
+      );
+
+      secured.get<{ Params: CommandParams }>(
+        '/api/v1/devices/:id/commands/:commandId',
+        { schema: { summary: 'A command this gateway sent, with every state change', tags: ['commands'], params: CommandParams, response: { 200: CommandView, ...errors(400, 401, 404) } } },
+        async (req) => center.command(req.user!, req.params.id, req.params.commandId),
+      );
+
+      secured.get<{ Params: DeviceParams; Querystring: EventsQuery }>(
+        '/api/v1/devices/:id/audit',
+        { schema: { summary: "The command audit of a machine: every command's every state change, oldest first", tags: ['commands'], params: DeviceParams, querystring: EventsQuery, response: { 200: { type: 'object', properties: { audit: { type: 'array', items: { type: 'object', additionalProperties: true } } } }, ...errors(400, 401, 403, 404, 503) } } },
+        async (req) => {
+          const d = visibleDevice(req, req.params.id);
+          const { from, to } = timeWindow(req.query, now(), { rangeMinutes: config.gateway.api.defaultRangeMinutes, maxRangeDays: config.gateway.api.maxRangeDays });
+          await center.flushWrites();
+          return { audit: await store(() => deps.store.audit({ device: d.id, from, to, limit: req.query.limit ?? 1000 })) };
+        },
+      );
+
+      secured.post<{ Body: FleetStopBody }>(
+        '/api/v1/estop',
+        { schema: { summary: 'Emergency stop of every machine you may command (of one farm): one command per machine, each tracked', tags: ['commands'], body: FleetStopBody, response: { 202: { type: 'object', properties: { commands: { type: 'array', items: CommandView } } }, ...errors(400, 401, 403) } } },
+        async (req, reply) => reply.code(202).send({ commands: await center.estopAll(req.user!, req.body?.farm) }),
+      );
+
+      secured.get<{ Params: DeviceParams }>(
+        '/api/v1/devices/:id/lease',
+        { schema: { summary: 'Who controls a machine', tags: ['commands'], params: DeviceParams, response: { 200: LeaseView, ...errors(400, 401, 403, 404) } } },
+        async (req) => center.leaseView(visibleDevice(req, req.params.id).id),
+      );
+
+      secured.post<{ Params: DeviceParams; Body: LeaseBody }>(
+        '/api/v1/devices/:id/lease',
+        { schema: { summary: "Take, release or take over (with a recorded reason) a machine's control lease", tags: ['commands'], params: DeviceParams, body: LeaseBody, response: { 200: LeaseView, ...errors(400, 401, 403, 404, 409) } } },
+        async (req) => center.lease(req.user!, req.params.id, req.body.action, req.body.reason),
+      );
+
+      secured.get<{ Querystring: AlarmsQuery }>(
+        '/api/v1/alarms',
+        { schema: { summary: 'Alarms of the machines you may see, newest first', tags: ['alarms'], querystring: AlarmsQuery, response: { 200: { type: 'object', properties: { alarms: { type: 'array', items: AlarmView } } }, ...errors(400, 401) } } },
+        async (req) => ({ alarms: center.alarmsFor(req.user!, req.query.state ?? 'active') }),
+      );
+
+      secured.post<{ Params: AlarmParams }>(
+        '/api/v1/alarms/:id/ack',
+        { schema: { summary: 'Acknowledge an alarm (operators of its farm)', tags: ['alarms'], params: AlarmParams, response: { 200: AlarmView, ...errors(400, 401, 403, 404) } } },
+        async (req) => center.acknowledge(req.user!, req.params.id),
+      );
+
       secured.get(
         '/ws',
         {
@@ -373,7 +505,13 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       return;
     }
     const m = r.value;
+    if (m.channel === 'cmd/ack') {
+      metrics.mqttMessages.inc({ channel: m.channel });
+      center.onAck(m.kind, m.deviceId, m.message);
+      return;
+    }
     if (m.channel !== 'telemetry' && m.channel !== 'state' && m.channel !== 'event') return;
+    center.heard(m.deviceId);
     const known = deviceOfMessage(config, m.kind, m.deviceId);
     if ('reason' in known) {
       metrics.mqttInvalid.inc();
@@ -385,6 +523,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     switch (m.channel) {
       case 'telemetry':
         hub.publish('telemetry', m.deviceId, JSON.stringify({ type: 'telemetry', ...base, samples: m.samples }));
+        center.onSamples(device, m.samples as unknown as Record<string, unknown>[]);
         break;
       case 'state': {
         const receivedAt = now();
@@ -401,9 +540,10 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     app,
     metrics,
     tokens,
+    flushAudit: () => center.flushWrites(),
     async start() {
       const url = deps.mqttUrl ?? config.mqtt.url;
-      const clientId = mqttClientId(config.gateway.clientId, config.gateway.username);
+      clientId = mqttClientId(config.gateway.clientId, config.gateway.username);
       const c = await connectService({
         url,
         clientId,
@@ -417,8 +557,10 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       });
       client = c;
       // QoS 1: nothing is lost between the broker and the live stream
-      await c.subscribeAsync(['telemetry', 'state', 'event'].map((ch) => deviceChannelFilter(ch as 'telemetry')), { qos: 1 });
+      await c.subscribeAsync((['telemetry', 'state', 'event', 'cmd/ack'] as const).map((ch) => deviceChannelFilter(ch)), { qos: 1 });
       hub.start();
+      center.start();
+      beat = setInterval(heartbeat, config.gateway.commands.heartbeatMs);
       await app.listen({ host: config.gateway.http.host, port: config.gateway.http.port });
       const addr = app.server.address() as { address: string; port: number };
       const base = `http://${addr.address}:${addr.port}`;
@@ -426,7 +568,9 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       return { http: { host: addr.address, port: addr.port, url: base, ws: `ws://${addr.address}:${addr.port}/ws` } };
     },
     async stop() {
+      clearInterval(beat);
       hub.stop();
+      await center.stop();
       await app.close();
       await client?.endAsync().catch(() => undefined);
       log.info('gateway stopped');

@@ -30,9 +30,12 @@ import type { DeviceKind } from '@hatake/protocol';
 import type { Counter, Gauge, Logger } from '@hatake/runtime';
 import { textFrame } from './frame.ts';
 import { DeviceRateLimiter, OFFER } from './rate.ts';
-import { MAX_RATE, PingMessage, SubscribeMessage } from './schemas.ts';
+import { CommandMessage, EstopAllMessage, LeaseMessage, MAX_RATE, PingMessage, SubscribeMessage } from './schemas.ts';
 
-export type LiveType = 'telemetry' | 'state' | 'event';
+export type LiveType = 'telemetry' | 'state' | 'event' | 'command' | 'lease' | 'alarm';
+
+/** A live client's request the hub does not handle itself (commands, leases), with a way to answer it. */
+export type LiveAction = (user: UserDef, message: CommandMessage | LeaseMessage | EstopAllMessage, reply: (message: object) => void) => void;
 
 interface Filter {
   readonly devices?: ReadonlySet<string>;
@@ -111,7 +114,7 @@ const MAX_PENDING_EVENTS = 100;
 export const FLUSH_GAP_MS = 5;
 
 /** One validator per client message type: errors name the problems of the type the client meant. */
-const handlers = { subscribe: Compile(SubscribeMessage), ping: Compile(PingMessage) } as const;
+const handlers = { subscribe: Compile(SubscribeMessage), ping: Compile(PingMessage), command: Compile(CommandMessage), lease: Compile(LeaseMessage), estop_all: Compile(EstopAllMessage) } as const;
 type ClientMessageType = keyof typeof handlers;
 
 const maxRateProblem = (got: unknown): string =>
@@ -178,6 +181,23 @@ export class LiveHub {
     }
     this.clients.clear();
     this.metrics.clients.set(0);
+  }
+
+  /** Commands, leases and fleet stops from live clients (the gateway's command center). */
+  onAction: LiveAction | undefined;
+  /** A live client's ping: its user is still there (renews their leases). */
+  onActivity: ((user: UserDef) => void) | undefined;
+
+  /** How many live sessions `username` has open. */
+  sessionsOf(username: string): number {
+    let n = 0;
+    for (const c of this.clients) if (c.open && c.user.username === username) n++;
+    return n;
+  }
+
+  /** The users with a live session open now. */
+  *users(): Iterable<UserDef> {
+    for (const c of this.clients) if (c.open) yield c.user;
   }
 
   /** Takes a socket of a signed-in user; says hello with what it may see. */
@@ -326,7 +346,8 @@ export class LiveHub {
         c.pendingState.set(device, frame);
         break;
       }
-      case 'event':
+      default:
+        // events, command updates, leases and alarms: each one matters, the last 100 are kept
         c.pendingEvents.push(frame);
         if (c.pendingEvents.length > MAX_PENDING_EVENTS) {
           c.pendingBytes -= c.pendingEvents.shift()!.length;
@@ -391,8 +412,12 @@ export class LiveHub {
       this.refuse(c, 'HATAKE_ERR_GATEWAY_BAD_REQUEST', `not a valid ${type} message of the live protocol: ${[...problems].slice(0, 5).join('; ')}`);
       return;
     }
-    if (type === 'ping') this.send(c, { type: 'pong', t: this.now() });
-    else this.subscribe(c, msg as SubscribeMessage);
+    if (type === 'ping') {
+      this.onActivity?.(c.user);
+      this.send(c, { type: 'pong', t: this.now() });
+    } else if (type === 'subscribe') this.subscribe(c, msg as SubscribeMessage);
+    else if (this.onAction) this.onAction(c.user, msg as CommandMessage | LeaseMessage | EstopAllMessage, (reply) => this.send(c, reply));
+    else this.refuse(c, 'HATAKE_ERR_GATEWAY_BAD_REQUEST', `${type} is not taken by this gateway`);
   }
 
   private subscribe(c: LiveClient, m: SubscribeMessage): void {
@@ -424,4 +449,4 @@ export class LiveHub {
 }
 
 /** The schema of server → client messages, for the README and tests. */
-export const SERVER_MESSAGE_TYPES = ['hello', 'telemetry', 'state', 'event', 'dropped', 'subscribed', 'pong', 'error'] as const;
+export const SERVER_MESSAGE_TYPES = ['hello', 'telemetry', 'state', 'event', 'command', 'armed', 'lease', 'alarm', 'dropped', 'subscribed', 'pong', 'error'] as const;

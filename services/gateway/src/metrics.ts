@@ -11,6 +11,9 @@ export interface GatewayMetrics extends LiveMetrics {
   readonly requests: Counter<'route' | 'status'>;
   readonly requestSeconds: Histogram<'route'>;
   readonly logins: Counter<'result'>;
+  readonly commands: Counter<'status'>;
+  readonly alarms: Counter<'change'>;
+  readonly heartbeats: Counter;
 }
 
 export function createGatewayMetrics(registry = new Registry()): GatewayMetrics {
@@ -27,5 +30,8 @@ export function createGatewayMetrics(registry = new Registry()): GatewayMetrics 
     requests: new Counter({ name: 'hatake_gateway_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers }),
     requestSeconds: new Histogram({ name: 'hatake_gateway_http_request_seconds', help: 'HTTP request duration by route', labelNames: ['route'], buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5], registers }),
     logins: new Counter({ name: 'hatake_gateway_logins_total', help: 'Login attempts by result', labelNames: ['result'], registers }),
+    commands: new Counter({ name: 'hatake_gateway_command_changes_total', help: 'Command state changes (sent, accepted, rejected, completed, failed, expired, timed_out)', labelNames: ['status'], registers }),
+    alarms: new Counter({ name: 'hatake_gateway_alarm_changes_total', help: 'Alarm changes, by type and phase (link_lost_raised, geofence_exit_cleared, ...)', labelNames: ['change'], registers }),
+    heartbeats: new Counter({ name: 'hatake_gateway_heartbeats_total', help: 'Supervisor heartbeats published', registers }),
   };
 }

@@ -3,7 +3,7 @@
  * validation and the OpenAPI document, and static types).
  */
 import Type, { type Static } from 'typebox';
-import { DEVICE_KINDS, FIX_TYPES, ID_PATTERN, TRACTOR_MODES } from '@hatake/protocol';
+import { COMMAND_TYPES, DEVICE_KINDS, FIX_TYPES, ID_PATTERN, TRACTOR_MODES } from '@hatake/protocol';
 
 export const ErrorBody = Type.Object(
   {
@@ -149,6 +149,124 @@ export type SubscribeMessage = Static<typeof SubscribeMessage>;
 export const PingMessage = Type.Object({ type: Type.Literal('ping') }, { additionalProperties: false });
 export type PingMessage = Static<typeof PingMessage>;
 
+const commandParams = Type.Optional(
+  Type.Object(
+    {
+      speed: Type.Optional(Type.Number({ minimum: 0, maximum: 15, description: 'set_speed: working speed, m/s' })),
+      missionId: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'start_mission: which mission' })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+/** A command to one machine (REST body; over the live stream with `type: "command"`, `device` and `command`). */
+export const CommandBody = Type.Object(
+  {
+    type: Type.Enum(COMMAND_TYPES, { description: 'what the machine should do' }),
+    params: commandParams,
+    confirm: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'resume and start_mission: the arm id a first call returned (the second step)' })),
+  },
+  { additionalProperties: false },
+);
+export type CommandBody = Static<typeof CommandBody>;
+
+const CommandStep = Type.Object({ status: Type.String(), t: Type.Integer(), reason: Type.Optional(Type.String()) });
+export const CommandView = Type.Object(
+  {
+    id: Type.String(),
+    device: Type.String(),
+    kind: Type.Enum(DEVICE_KINDS),
+    farm: Type.Optional(Type.String()),
+    type: Type.Enum(COMMAND_TYPES),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    issuer: Type.String(),
+    issuedAt: Type.Integer(),
+    expiresAt: Type.Integer(),
+    status: Type.String({ description: 'sent, accepted, rejected, completed, failed, expired or timed_out' }),
+    reason: Type.Optional(Type.String()),
+    ackLatencyMs: Type.Optional(Type.Number({ description: 'issued → the machine’s first answer' })),
+    doneLatencyMs: Type.Optional(Type.Number({ description: 'issued → completed or failed' })),
+    history: Type.Array(CommandStep),
+  },
+  { $id: 'CommandView' },
+);
+
+export const ArmedReply = Type.Object({
+  armed: Type.Object({ id: Type.String(), device: Type.String(), type: Type.Enum(COMMAND_TYPES), expiresAt: Type.Integer() }),
+  message: Type.String(),
+});
+
+export const FleetStopBody = Type.Object(
+  { farm: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'only this farm (default: every machine you may command)' })) },
+  { additionalProperties: false },
+);
+export type FleetStopBody = Static<typeof FleetStopBody>;
+
+export const LeaseBody = Type.Object(
+  {
+    action: Type.Enum(['take', 'release', 'takeover'] as const),
+    reason: Type.Optional(Type.String({ minLength: 3, maxLength: 256, pattern: '^[^\\u0000-\\u001f\\u007f]*$', description: 'takeover: why (recorded)' })),
+  },
+  { additionalProperties: false },
+);
+export type LeaseBody = Static<typeof LeaseBody>;
+
+export const LeaseView = Type.Object({
+  device: Type.String(),
+  holder: Type.Union([Type.String(), Type.Null()]),
+  since: Type.Optional(Type.Integer()),
+  renewedAt: Type.Optional(Type.Integer()),
+  lapsesAt: Type.Optional(Type.Integer({ description: 'when it lapses unless renewed (absent while the holder has a live session)' })),
+});
+
+export const AlarmView = Type.Object({
+  id: Type.String(),
+  type: Type.String({ description: 'link_lost, geofence_exit, estop_unacked' }),
+  device: Type.String(),
+  kind: Type.Enum(DEVICE_KINDS),
+  farm: Type.Optional(Type.String()),
+  message: Type.String(),
+  raisedAt: Type.Integer(),
+  acknowledgedAt: Type.Optional(Type.Integer()),
+  acknowledgedBy: Type.Optional(Type.String()),
+  clearedAt: Type.Optional(Type.Integer()),
+  clearedBy: Type.Optional(Type.String({ description: 'who, or "system" when the condition ended' })),
+});
+
+export const AlarmsQuery = Type.Object(
+  { state: Type.Optional(Type.Enum(['active', 'all'] as const, { description: 'active (default): not yet cleared' })) },
+  { additionalProperties: false },
+);
+export type AlarmsQuery = Static<typeof AlarmsQuery>;
+
+export const AlarmParams = Type.Object({ id: Type.String({ pattern: ID_PATTERN }) }, { additionalProperties: false });
+export type AlarmParams = Static<typeof AlarmParams>;
+
+export const CommandParams = Type.Object({ id: Type.String({ pattern: ID_PATTERN }), commandId: Type.String({ pattern: ID_PATTERN }) }, { additionalProperties: false });
+export type CommandParams = Static<typeof CommandParams>;
+
+/** Live stream, client → server: a command to one machine, answered with `command` updates (or `armed`, or `error`). */
+export const CommandMessage = Type.Object(
+  {
+    type: Type.Literal('command'),
+    device: Type.String({ pattern: ID_PATTERN }),
+    command: CommandBody,
+  },
+  { additionalProperties: false },
+);
+export type CommandMessage = Static<typeof CommandMessage>;
+
+/** Live stream, client → server: take, release or take over a machine's control lease. */
+export const LeaseMessage = Type.Object(
+  { type: Type.Literal('lease'), device: Type.String({ pattern: ID_PATTERN }), action: LeaseBody.properties.action, reason: LeaseBody.properties.reason },
+  { additionalProperties: false },
+);
+export type LeaseMessage = Static<typeof LeaseMessage>;
+
+/** Live stream, client → server: stop every machine you may command (of a farm). */
+export const EstopAllMessage = Type.Object({ type: Type.Literal('estop_all'), farm: Type.Optional(Type.String({ pattern: ID_PATTERN })) }, { additionalProperties: false });
+export type EstopAllMessage = Static<typeof EstopAllMessage>;
+
 /** A client's message on the live stream. */
-export const ClientMessage = Type.Union([SubscribeMessage, PingMessage]);
+export const ClientMessage = Type.Union([SubscribeMessage, PingMessage, CommandMessage, LeaseMessage, EstopAllMessage]);
 export type ClientMessage = Static<typeof ClientMessage>;
