@@ -321,6 +321,23 @@ describe('the operating zone, and a machine that does not answer', () => {
     }
   });
 
+  it('a late answer still counts: timed_out, then accepted and completed; the estop_unacked alarm clears itself', async () => {
+    const live = await stack.live('admin');
+    const fleet = await stack.fleet({ only: ['t2'], faults: { ackDelayMs: 2500 }, faultDevices: ['t2'] });
+    try {
+      await waitFor('t2 sending', () => (fleet.devices[0]!.stats.samples >= 2 ? true : undefined));
+      const res = await fetch(`${stack.api}/api/v1/devices/t2/commands`, { method: 'POST', headers: { authorization: `Bearer ${await stack.token('op-south')}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'estop' }) });
+      const id = ((await res.json()) as { id: string }).id;
+      const states = (): string[] => live.messages.filter((m) => m['type'] === 'command' && (m['command'] as CommandView).id === id).map((m) => (m['command'] as CommandView).status);
+      await waitFor('completed', () => (states().includes('completed') ? true : undefined), { timeoutMs: 15_000 });
+      expect(states()).toEqual(['sent', 'timed_out', 'accepted', 'completed']);
+      const phases = live.messages.filter((m) => m['type'] === 'alarm' && (m['alarm'] as AlarmRow).device === 't2' && (m['alarm'] as AlarmRow).type === 'estop_unacked').map((m) => m['phase']);
+      expect(phases).toEqual(['raised', 'cleared']);
+    } finally {
+      await fleet.stop();
+    }
+  });
+
   it('an e-stop the machine never answers: timed_out and an estop_unacked alarm after 2 s, expired when its validity ends', async () => {
     const live = await stack.live('admin');
     const fleet = await stack.fleet({ only: ['t2'], faults: { ignoreCommands: true }, faultDevices: ['t2'] });

@@ -121,7 +121,7 @@ export class SimDevice<K extends DeviceKind> {
   private eventBacklog: DeviceEvent[] = [];
   private lastMode: string | undefined;
   private readonly seenCommands = new Set<string>();
-  private readonly running: { id: string; done: () => boolean }[] = [];
+  private readonly running: { id: string; done: () => boolean; failed?: (() => string | undefined) | undefined }[] = [];
   /** Command messages waiting out the `ack-delay` fault. */
   private readonly delayed = new Set<NodeJS.Timeout>();
   private linkDownUntil = 0;
@@ -295,7 +295,11 @@ export class SimDevice<K extends DeviceKind> {
     }
     for (let i = this.running.length - 1; i >= 0; i--) {
       const r = this.running[i]!;
-      if (r.done()) {
+      const failure = r.failed?.();
+      if (failure !== undefined) {
+        this.running.splice(i, 1);
+        this.ack(r.id, 'failed', failure.slice(0, 256));
+      } else if (r.done()) {
         this.running.splice(i, 1);
         this.ack(r.id, 'completed');
       }
@@ -467,7 +471,7 @@ export class SimDevice<K extends DeviceKind> {
     }
     const outcome = this.opts.model.command?.(cmd) ?? { status: 'rejected' as const, reason: `a ${this.kind} does not take commands` };
     this.ack(cmd.id, outcome.status, outcome.reason);
-    if (outcome.status === 'accepted' && outcome.done) this.running.push({ id: cmd.id, done: outcome.done });
+    if (outcome.status === 'accepted' && outcome.done) this.running.push({ id: cmd.id, done: outcome.done, failed: outcome.failed });
   }
 
   /** Publishes `online: false` (shutdown), disconnects and stops producing. */

@@ -21,6 +21,8 @@ export interface CommandOutcome {
   readonly reason?: string;
   /** For accepted commands: true once the command has been carried out (polled every step). */
   readonly done?: () => boolean;
+  /** For accepted commands: why it can no longer be carried out (interrupted by another command, say), else undefined (polled every step, before `done`). */
+  readonly failed?: () => string | undefined;
 }
 
 export interface DeviceModel<K extends DeviceKind> {

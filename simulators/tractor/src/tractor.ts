@@ -296,11 +296,11 @@ export class TractorModel implements DeviceModel<'tractor'> {
       case 'stop':
         if (this.modeNow === 'estop') return { status: 'rejected', reason: 'already in emergency stop' };
         this.setMode('stopped', `stop by ${cmd.issuer}`);
-        return { status: 'accepted', done: stopped };
+        return { status: 'accepted', done: stopped, failed: () => (this.modeNow === 'auto' ? 'restarted before it stood still' : undefined) };
       case 'pause':
         if (this.modeNow !== 'auto') return { status: 'rejected', reason: `cannot pause in mode ${this.modeNow}` };
         this.setMode('paused', `pause by ${cmd.issuer}`);
-        return { status: 'accepted', done: stopped };
+        return { status: 'accepted', done: stopped, failed: () => (this.modeNow === 'auto' ? 'resumed before it stood still' : undefined) };
       case 'resume':
         if (this.modeNow === 'estop') return { status: 'rejected', reason: 'emergency stop engaged: reset it at the machine' };
         if (this.modeNow === 'auto') return { status: 'rejected', reason: 'already running' };
@@ -319,7 +319,12 @@ export class TractorModel implements DeviceModel<'tractor'> {
         this.waitLeft = 0;
         this.straightTo(this.plan.frame.toXY(this.home), { phase: 'transit', implement: 'raised' }, 2.5);
         this.setMode('auto', `return home by ${cmd.issuer}`);
-        return { status: 'accepted', done: () => this.modeNow === 'stopped' && !this.goingHome };
+        return {
+          status: 'accepted',
+          done: () => this.modeNow === 'stopped' && !this.goingHome,
+          // stopped, paused or e-stopped on the way: it will not get home by itself (a resume drives on, under a new command)
+          failed: () => (this.goingHome && this.modeNow !== 'auto' ? `interrupted on the way home: ${this.modeNow}` : undefined),
+        };
       }
       case 'start_mission': {
         if (this.modeNow === 'auto' || this.modeNow === 'estop') return { status: 'rejected', reason: `cannot start a mission in mode ${this.modeNow}` };
