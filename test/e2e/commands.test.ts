@@ -96,6 +96,27 @@ describe('remote operation: commands, e-stop, leases, two-step start, audit', ()
     expect(done.ackLatencyMs).toBeGreaterThanOrEqual(0);
   });
 
+  it('refuses malformed commands, leases and queries with every reason, and unknown ids with 404', async () => {
+    const bad = async (r: Promise<{ status: number; body: Record<string, unknown> }>, status: number, message: RegExp): Promise<void> => {
+      const got = await r;
+      expect(got.status, JSON.stringify(got.body)).toBe(status);
+      expect((got.body['error'] as { message: string }).message).toMatch(message);
+    };
+    await bad(command('op-south', 't2', { type: 'fly' }), 400, /body\/type/);
+    await bad(command('op-south', 't2', { type: 'set_speed', params: { speed: 99 } }), 400, /body\/params\/speed/);
+    await bad(command('op-south', 't2', { type: 'stop', urgent: true }), 400, /urgent/);
+    await bad(command('op-south', 't2', { type: 'stop', confirm: 'arm-x' }), 400, /not armed/);
+    await bad(command('op-south', 't2<script>', { type: 'stop' }), 400, /params\/id/);
+    await bad(call('POST', '/api/v1/devices/t2/lease', 'op-south', { action: 'steal' }), 400, /body\/action/);
+    await bad(call('POST', '/api/v1/devices/t2/lease', 'op-south', { action: 'takeover', reason: 'bad\u0007bell' }), 400, /body\/reason/);
+    await bad(call('POST', '/api/v1/estop', 'op-south', { farm: 'north' }), 403, /no machine of farm north/);
+    await bad(call('GET', '/api/v1/alarms?state=bogus', 'op-south'), 400, /querystring\/state/);
+    await bad(call('GET', '/api/v1/devices/t2/commands/cmd-nothing', 'op-south'), 404, /no command cmd-nothing/);
+    await bad(call('POST', '/api/v1/alarms/alarm-nothing/ack', 'op-south'), 404, /no alarm/);
+    const anonymous = await fetch(`${stack.api}/api/v1/estop`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(anonymous.status).toBe(401);
+  });
+
   it('over the live stream: a command and its updates; a refused one and a malformed one answered with an error', async () => {
     const c = await stack.live('op-south');
     c.ws.send(JSON.stringify({ type: 'command', device: 't2', command: { type: 'set_speed', params: { speed: 2.2 } } }));
