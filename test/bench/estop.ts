@@ -31,7 +31,7 @@ export async function benchEstop(opts: { tractors?: number; runs?: number } = {}
     const acked = new Map<string, number>();
     live.ws.on('message', (d) => {
       const m = JSON.parse(String(d)) as { type: string; command?: { id: string; status: string } };
-      if (m.type === 'command' && m.command && m.command.status !== 'sent' && !acked.has(m.command.id)) acked.set(m.command.id, performance.now());
+      if (m.type === 'command' && m.command && (m.command.status === 'accepted' || m.command.status === 'completed') && !acked.has(m.command.id)) acked.set(m.command.id, performance.now());
     });
     await waitFor('every tractor sending', () => (fleet.devices.every((d) => d.stats.samples >= 2) ? true : undefined), { timeoutMs: 30_000 });
     const token = await stack.token('admin');
@@ -55,7 +55,7 @@ export async function benchEstop(opts: { tractors?: number; runs?: number } = {}
     const p99 = quantile(all, 0.99);
     line(
       `fleet-wide e-stop, ${tractors} simulated tractors, one process (broker, ingest, gateway, embedded store, fleet)`,
-      `click → all acked p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms over ${fmt(runs)} runs (target p99 ≤ 100 ms); each machine's ack p50 ${quantile(each, 0.5).toFixed(1)} ms, p99 ${quantile(each, 0.99).toFixed(1)} ms`,
+      `click → all acked p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms over ${fmt(runs)} runs (target p99 ≤ 100 ms: ${p99 <= 100 ? 'met' : 'NOT MET'}); each machine's ack p50 ${quantile(each, 0.5).toFixed(1)} ms, p99 ${quantile(each, 0.99).toFixed(1)} ms`,
     );
     return { p50, p99 };
   } finally {

@@ -199,9 +199,17 @@ describe('remote operation: commands, e-stop, leases, two-step start, audit', ()
     const go = await command('op-north', 'tn-0001', { type: 'resume', confirm: (arm2.body['armed'] as { id: string }).id });
     expect(go.status).toBe(202);
     await settled('op-north', 'tn-0001', go.body['id'] as string, (c) => c.status === 'completed');
-    // someone else's arm cannot be confirmed
+    // someone else's arm cannot be confirmed, nor one with other parameters; return_home is armed too
     const arm3 = await command('op-north', 'tn-0001', { type: 'start_mission', params: { missionId: 'm1' } });
-    expect((await command('admin', 'tn-0001', { type: 'start_mission', params: { missionId: 'm1' }, confirm: (arm3.body['armed'] as { id: string }).id })).status).toBe(409);
+    const arm3Id = (arm3.body['armed'] as { id: string }).id;
+    expect((await command('admin', 'tn-0001', { type: 'start_mission', params: { missionId: 'm1' }, confirm: arm3Id })).status).toBe(409);
+    const switched = await command('op-north', 'tn-0001', { type: 'start_mission', params: { missionId: 'm2' }, confirm: arm3Id });
+    expect(switched.status).toBe(409);
+    expect((switched.body['error'] as { message: string }).message).toMatch(/differ from what was armed/);
+    const home = await command('op-north', 'tn-0001', { type: 'return_home' });
+    expect(home.status).toBe(200);
+    expect((home.body['armed'] as { type: string }).type).toBe('return_home');
+    expect(commandsSeen.filter((c) => c.command.type === 'start_mission' || c.command.type === 'return_home')).toEqual([]);
   });
 
   it('e-stop of a whole farm: every machine acknowledges, every speed reaches zero, latencies recorded; the audit holds every step in order with its issuer', async () => {
@@ -212,8 +220,10 @@ describe('remote operation: commands, e-stop, leases, two-step start, audit', ()
     expect(issued.map((c) => c.device).sort()).toEqual([...NORTH].sort());
     for (const c of issued) {
       const done = await settled('op-north', c.device, c.id, (x) => x.status === 'accepted' || x.status === 'completed');
-      expect(done.ackLatencyMs, c.device).toBeGreaterThanOrEqual(0);
+      expect(done.ackLatencyMs, c.device).toBeGreaterThan(0);
+      expect(done.ackLatencyMs, c.device).toBeLessThan(2000); // acknowledged within the e-stop's ack timeout
       expect(done.issuer).toBe('op-north');
+      expect(done.history[0]!.status).toBe('sent');
     }
     // the live stream carried each command's changes
     await waitFor('command updates on the live stream', () =>
@@ -337,6 +347,12 @@ describe('the operating zone, and a machine that does not answer', () => {
       );
       expect((stop['command'] as CommandView).type).toBe('stop');
       expect(['accepted', 'completed']).toContain((stop['command'] as CommandView).status);
+      // and the machine stands, implement raised
+      await waitFor('t1 standing after the zone stop', () => {
+        let last: { speed: number; implement: string; mode: string } | undefined;
+        for (const m of live.messages) if (m['type'] === 'telemetry' && m['device'] === 't1') last = (m['samples'] as (typeof last)[]).at(-1);
+        return last?.speed === 0 && last.implement === 'raised' && last.mode === 'stopped' ? true : undefined;
+      }, { timeoutMs: 15_000 });
     } finally {
       await fleet.stop();
     }

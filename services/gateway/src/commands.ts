@@ -17,11 +17,11 @@ import { findDevice, findField, findRoad, type Config, type DeviceDef, type User
 import { buildZone, corridorZone, ZoneWatcher, type PositionSample } from '@hatake/geofence';
 import { SCHEMA_VERSION, commandTopic, type Command, type CommandAck, type CommandType, type DeviceKind, type EventType } from '@hatake/protocol';
 import { settledWithin, type Logger } from '@hatake/runtime';
-import type { AuditRecord, AuditStatus, EventRecord, TelemetryStore } from '@hatake/store';
+import { StoreError, type AuditRecord, type AuditStatus, type EventRecord, type TelemetryStore } from '@hatake/store';
 import { GatewayError } from './errors.ts';
 
-/** Commands that start automatic motion: armed first, then confirmed. */
-export const ARMED_TYPES: ReadonlySet<CommandType> = new Set(['resume', 'start_mission']);
+/** Commands that set a machine moving by itself: armed first, then confirmed. */
+export const ARMED_TYPES: ReadonlySet<CommandType> = new Set(['resume', 'start_mission', 'return_home']);
 
 export interface CommandStep {
   readonly status: AuditStatus;
@@ -62,7 +62,7 @@ export interface Lease {
   renewedAt: number;
 }
 
-export const ALARM_TYPES = ['link_lost', 'geofence_exit', 'estop_unacked'] as const;
+export const ALARM_TYPES = ['link_lost', 'geofence_exit', 'position_unknown', 'estop_unacked'] as const;
 export type AlarmType = (typeof ALARM_TYPES)[number];
 
 export interface Alarm {
@@ -92,6 +92,10 @@ export interface CommandOutlets {
 }
 
 const KEEP_COMMANDS_MS = 3600_000;
+/** A tractor in automatic mode whose samples have not been good enough to place it for this long raises position_unknown. */
+const POSITION_UNKNOWN_MS = 10_000;
+/** Records waiting for the store beyond this are dropped, oldest first, and logged. */
+const MAX_QUEUED_RECORDS = 100_000;
 const KEEP_ALARMS_MS = 24 * 3600_000;
 
 /** Half the width of a road corridor a plow is watched in, m. */
@@ -101,7 +105,7 @@ export const CORRIDOR_HALF_WIDTH_M = 15;
 export const ZONE_ISSUER = 'hatake-zone';
 
 const FINAL: ReadonlySet<AuditStatus> = new Set(['rejected', 'completed', 'failed', 'expired']);
-const ALARM_EVENT: Record<AlarmType, EventType> = { link_lost: 'link_lost', geofence_exit: 'geofence_exit', estop_unacked: 'estop' };
+const ALARM_EVENT: Record<AlarmType, EventType> = { link_lost: 'link_lost', geofence_exit: 'geofence_exit', position_unknown: 'fix_change', estop_unacked: 'estop' };
 const newId = (prefix: string): string => `${prefix}-${randomBytes(9).toString('base64url').replace(/[^A-Za-z0-9]/g, 'x')}`;
 
 export class CommandCenter {
@@ -166,21 +170,19 @@ export class CommandCenter {
   }
 
   /**
-   * Issues a command from `user` to machine `deviceId`, or arms it (resume, start_mission without `confirm`).
-   * E-stop: any operator of the farm, whoever holds the lease. Everything else: the lease holder (a free
-   * machine's lease is taken by the command).
+   * Issues a command from `user` to machine `deviceId`, or arms it (resume, start_mission, return_home without
+   * `confirm`: they set a machine moving by itself). E-stop: any operator of the farm, whoever holds the lease.
+   * Everything else: the lease holder (a command that is issued takes a free machine's lease).
    */
   async issue(user: UserDef, deviceId: string, body: { type: CommandType; params?: Command['params']; confirm?: string }): Promise<{ command: CommandState } | { armed: Arm }> {
     const d = this.commandable(user, deviceId);
     const t = this.now();
     this.renew(user.username);
-    if (body.type !== 'estop') {
-      const lease = this.leaseOf(d.id);
-      if (lease && lease.holder !== user.username) {
-        throw new GatewayError('HATAKE_ERR_GATEWAY_CONFLICT', `${d.id} is controlled by ${lease.holder} since ${new Date(lease.since).toISOString()}: take it over with a reason, or e-stop it`);
-      }
-      if (!lease) this.setLease(d, user.username, t, 'taken by a command');
+    const lease = body.type === 'estop' ? undefined : this.leaseOf(d.id);
+    if (lease && lease.holder !== user.username) {
+      throw new GatewayError('HATAKE_ERR_GATEWAY_CONFLICT', `${d.id} is controlled by ${lease.holder} since ${new Date(lease.since).toISOString()}: take it over with a reason, or e-stop it`);
     }
+    let params = body.params;
     if (ARMED_TYPES.has(body.type)) {
       if (body.confirm === undefined) {
         const arm: Arm = { id: newId('arm'), device: d.id, type: body.type, ...(body.params ? { params: body.params } : {}), user: user.username, expiresAt: t + this.config.gateway.commands.armSeconds * 1000 };
@@ -193,21 +195,31 @@ export class CommandCenter {
       }
       this.arms.delete(arm.id);
       if (arm.expiresAt < t) throw new GatewayError('HATAKE_ERR_GATEWAY_CONFLICT', `the arm ${arm.id} expired ${Math.round((t - arm.expiresAt) / 100) / 10} s ago: arm again`);
+      // what was armed is what runs: a confirmation may repeat the parameters, not change them
+      if (body.params !== undefined && JSON.stringify(body.params) !== JSON.stringify(arm.params ?? {})) {
+        throw new GatewayError('HATAKE_ERR_GATEWAY_CONFLICT', `the confirmation's params differ from what was armed (${JSON.stringify(arm.params ?? {})}): arm again with the new ones`);
+      }
+      params = arm.params;
     } else if (body.confirm !== undefined) {
-      throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `${body.type} is not armed: confirm applies to ${[...ARMED_TYPES].join(' and ')}`);
+      throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `${body.type} is not armed: confirm applies to ${[...ARMED_TYPES].join(', ')}`);
     }
-    return { command: await this.send(d, user.username, body.type, body.params) };
+    if (body.type !== 'estop' && !lease) this.setLease(d, user.username, t, 'taken by a command');
+    return { command: this.send(d, user.username, body.type, params) };
   }
 
   /** Emergency stop of every machine `user` may command (of `farm`). Never refused for a lease; each machine separately. */
   async estopAll(user: UserDef, farm?: string): Promise<CommandState[]> {
-    const machines = this.config.devices.filter((d) => d.kind === 'tractor' && canCommand(user, d) && (farm === undefined || d.farm === farm));
+    const machines = this.tractors.filter((d) => canCommand(user, d) && (farm === undefined || d.farm === farm));
     if (farm !== undefined && machines.length === 0) throw new GatewayError('HATAKE_ERR_GATEWAY_FORBIDDEN', `no machine of farm ${farm} is yours to command`);
     this.renew(user.username);
-    return Promise.all(machines.map((d) => this.send(d, user.username, 'estop', undefined)));
+    return machines.map((d) => this.send(d, user.username, 'estop', undefined));
   }
 
-  private async send(d: DeviceDef, issuer: string, type: CommandType, params: Command['params'] | undefined): Promise<CommandState> {
+  /**
+   * Sends a command: `sent` and its timers at once, the publish behind them — so a broker that is slow to take it
+   * (a half-open connection) still times it out, and an answer that overtakes the broker's PUBACK is not undone.
+   */
+  private send(d: DeviceDef, issuer: string, type: CommandType, params: Command['params'] | undefined): CommandState {
     const issuedAt = this.now();
     const state: CommandState = {
       id: newId('cmd'),
@@ -224,12 +236,6 @@ export class CommandCenter {
     };
     const cmd: Command = { v: SCHEMA_VERSION, id: state.id, type, issuer, issuedAt, expiresAt: state.expiresAt, ...(params ? { params } : {}) };
     this.commands.set(state.id, state);
-    try {
-      await this.out.publish(commandTopic(d.kind, d.id), JSON.stringify(cmd));
-    } catch (err) {
-      this.step(state, 'failed', `not delivered to the broker: ${(err as Error).message}`.slice(0, 256));
-      return state;
-    }
     this.step(state, 'sent');
     const c = this.config.gateway.commands;
     const ackMs = (type === 'estop' ? c.ackTimeoutSeconds.estop : c.ackTimeoutSeconds.other) * 1000;
@@ -241,13 +247,15 @@ export class CommandCenter {
     this.timer(state.id, state.expiresAt - issuedAt, () => {
       if (state.status === 'sent' || (state.status === 'timed_out' && state.ackLatencyMs === undefined)) this.step(state, 'expired', 'expired without an answer: the machine refuses it from now on');
     });
-    this.timer(state.id, c.completionTimeoutSeconds * 1000, () => {
-      if (state.status === 'accepted') this.step(state, 'timed_out', `not completed within ${c.completionTimeoutSeconds} s`);
+    this.out.publish(commandTopic(d.kind, d.id), JSON.stringify(cmd)).catch((err: unknown) => {
+      if (state.ackLatencyMs !== undefined || FINAL.has(state.status)) return;
+      this.step(state, 'failed', `not delivered to the broker: ${(err as Error).message}`.slice(0, 256));
+      if (type === 'estop') this.raise('estop_unacked', d, `emergency stop ${state.id} by ${issuer} could not be sent: ${(err as Error).message}`);
     });
     return state;
   }
 
-  /** A machine's answer (`…/cmd/ack`). Answers to unknown ids (another gateway's, or before a restart) are only audited. */
+  /** A machine's answer (`…/cmd/ack`). Answers to unknown ids (another gateway's, or from before a restart) are logged. */
   onAck(kind: DeviceKind, deviceId: string, ack: CommandAck): void {
     this.heard(deviceId);
     const state = this.commands.get(ack.id);
@@ -255,14 +263,25 @@ export class CommandCenter {
       this.log.info({ device: deviceId, id: ack.id, status: ack.status }, 'answer to a command this gateway did not send');
       return;
     }
-    if (FINAL.has(state.status) && state.status !== 'expired') return; // a repeated answer
-    if (state.history.some((h) => h.status === ack.status)) return;
+    if (state.history.some((h) => h.status === ack.status)) return; // a repeated answer
+    const rank = { accepted: 1, rejected: 2, completed: 2, failed: 2 } as const;
+    const reached = Math.max(0, ...state.history.map((h) => (h.status in rank ? rank[h.status as keyof typeof rank] : 0)));
+    if (rank[ack.status] <= reached) return; // never backwards: an accepted after completed says nothing new
     const t = this.now();
     if (state.ackLatencyMs === undefined) state.ackLatencyMs = t - state.issuedAt;
     if (ack.status === 'completed' || ack.status === 'failed') state.doneLatencyMs = t - state.issuedAt;
     this.step(state, ack.status, ack.reason);
-    if (state.type === 'estop' && (ack.status === 'accepted' || ack.status === 'completed')) this.clear('estop_unacked', deviceId, 'system');
-    if (FINAL.has(state.status)) this.forgetTimers(state.id);
+    if (state.type === 'estop') {
+      if (ack.status === 'accepted' || ack.status === 'completed') this.clear('estop_unacked', deviceId, 'system');
+      else this.raise('estop_unacked', findDevice(this.config, deviceId)!, `emergency stop ${state.id} ${ack.status} by ${deviceId}: ${ack.reason ?? 'no reason given'}`);
+    }
+    if (ack.status === 'accepted') {
+      // completion is timed from acceptance (an answer after expiry too: the machine took it)
+      const c = this.config.gateway.commands.completionTimeoutSeconds;
+      this.timer(state.id, c * 1000, () => {
+        if (state.status === 'accepted') this.step(state, 'timed_out', `accepted, not completed within ${c} s`);
+      });
+    }
   }
 
   private step(state: CommandState, status: AuditStatus, reason?: string): void {
@@ -273,9 +292,12 @@ export class CommandCenter {
     state.history.push({ status, t, ...(reason !== undefined ? { reason } : {}) });
     this.out.counted('command', status);
     const latency = status === 'sent' ? undefined : t - state.issuedAt;
-    this.audit({ t, commandId: state.id, device: state.device, kind: state.kind, issuer: state.issuer, type: state.type, status, ...(reason !== undefined ? { reason } : {}), ...(latency !== undefined ? { latencyMs: latency } : {}) });
+    const what = state.params ? ` ${JSON.stringify(state.params)}` : '';
+    this.audit({ t, commandId: state.id, device: state.device, kind: state.kind, issuer: state.issuer, type: `${state.type}${what}`.slice(0, 256), status, ...(reason !== undefined ? { reason } : {}), ...(latency !== undefined ? { latencyMs: latency } : {}) });
     this.out.stream('command', state.device, JSON.stringify({ type: 'command', command: state }));
     this.log.info({ id: state.id, device: state.device, type: state.type, issuer: state.issuer, status, reason }, 'command');
+    // done, or timed out after acceptance: nothing more is waited for
+    if (FINAL.has(status) || (status === 'timed_out' && state.ackLatencyMs !== undefined)) this.forgetTimers(state.id);
   }
 
   command(user: UserDef, deviceId: string, id: string): CommandState {
@@ -304,7 +326,11 @@ export class CommandCenter {
   leaseOf(device: string): Lease | undefined {
     const l = this.leases.get(device);
     if (!l) return undefined;
-    if (this.out.sessionsOf(l.holder) > 0) return l;
+    if (this.out.sessionsOf(l.holder) > 0) {
+      // an open session renews it continuously: the lapse counts from when the last one closed
+      l.renewedAt = this.now();
+      return l;
+    }
     if (this.now() - l.renewedAt <= this.config.gateway.commands.leaseSeconds * 1000) return l;
     this.leases.delete(device);
     const d = findDevice(this.config, device);
@@ -393,6 +419,13 @@ export class CommandCenter {
     if (!w) return;
     for (const s of samples) {
       const e = w.update(s as unknown as PositionSample);
+      // moving by itself with no position good enough to tell where it is relative to its zone
+      const t = s['t'] as number;
+      const last = w.lastCountedAt;
+      if (last !== undefined && last === t) this.clear('position_unknown', d.id, 'system');
+      else if (last !== undefined && s['mode'] === 'auto' && t - last > POSITION_UNKNOWN_MS) {
+        this.raise('position_unknown', d, `${d.id} in automatic mode without a usable position for ${Math.round((t - last) / 1000)} s (fix ${String(s['fix'])}): its zone cannot be watched`);
+      }
       if (!e) continue;
       if (e.type === 'enter') {
         this.clear('geofence_exit', d.id, 'system');
@@ -400,7 +433,7 @@ export class CommandCenter {
       }
       this.raise('geofence_exit', d, `${d.id} left its operating zone ${e.zoneId} by ${e.distanceMeters.toFixed(1)} m (fix ${e.fix}, ±${e.uncertaintyMeters.toFixed(2)} m)`);
       if ((d.tractor?.zoneAutoStop ?? true) && s['mode'] === 'auto') {
-        void this.send(d, ZONE_ISSUER, 'stop', undefined).catch((err: unknown) => this.log.error({ device: d.id, err: { message: (err as Error).message } }, 'automatic zone stop not sent'));
+        this.send(d, ZONE_ISSUER, 'stop', undefined);
       }
     }
   }
@@ -533,9 +566,20 @@ export class CommandCenter {
           if (audit.length > 0) await this.store.writeAudit(audit);
           if (events.length > 0) await this.store.writeEvents(events);
         } catch (err) {
+          if (err instanceof StoreError && (err.code === 'HATAKE_ERR_STORE_INVALID_RECORD' || err.code === 'HATAKE_ERR_STORE_REFUSED')) {
+            // refused for good: retrying would block every later record behind it
+            this.log.error({ err: { code: err.code, message: err.message }, audit: audit.length, events: events.length }, 'command audit refused by the store; these records are lost');
+            continue;
+          }
           this.log.error({ err: { message: (err as Error).message }, audit: audit.length, events: events.length }, 'command audit not stored; retrying');
           this.auditQueue = [...audit, ...this.auditQueue];
           this.eventQueue = [...events, ...this.eventQueue];
+          const over = this.auditQueue.length + this.eventQueue.length - MAX_QUEUED_RECORDS;
+          if (over > 0) {
+            this.log.error({ dropped: over }, 'command audit queue full while the store is away: oldest records dropped');
+            this.auditQueue.splice(0, Math.min(over, this.auditQueue.length));
+            this.eventQueue.splice(0, Math.max(0, this.auditQueue.length + this.eventQueue.length - MAX_QUEUED_RECORDS));
+          }
           await new Promise((r) => setTimeout(r, 1000).unref());
         }
       }

@@ -12,7 +12,7 @@ import type { MqttClient } from 'mqtt';
 import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm, hashSecret, verifySecret, visibilityScope } from '@hatake/auth';
 import { deviceOfMessage, findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
 import { Decoder, HEARTBEAT_TOPIC, SCHEMA_VERSION, deviceChannelFilter, type Heartbeat } from '@hatake/protocol';
-import { connectService, reconnectCounter, type Logger } from '@hatake/runtime';
+import { connectService, reconnectCounter, settledWithin, type Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
 import { CommandCenter } from './commands.ts';
 import { GatewayError } from './errors.ts';
@@ -173,6 +173,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     const failed = (err: unknown): void => {
       const e = err instanceof GatewayError ? err : new GatewayError('HATAKE_ERR_GATEWAY_INTERNAL', 'internal error');
       if (!(err instanceof GatewayError)) log.error({ err }, 'live action failed');
+      metrics.clientErrors.inc({ reason: e.code });
       reply({ type: 'error', code: e.code, message: e.message, ...(msg.type !== 'estop_all' ? { device: msg.device } : {}) });
     };
     try {
@@ -435,7 +436,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
         async (req) => {
           const d = visibleDevice(req, req.params.id);
           const { from, to } = timeWindow(req.query, now(), { rangeMinutes: config.gateway.api.defaultRangeMinutes, maxRangeDays: config.gateway.api.maxRangeDays });
-          await center.flushWrites();
+          // what this gateway has not written yet, if the store takes it soon
+          await settledWithin(center.flushWrites(), 2000);
           return { audit: await store(() => deps.store.audit({ device: d.id, from, to, limit: req.query.limit ?? 1000 })) };
         },
       );
@@ -511,7 +513,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       return;
     }
     if (m.channel !== 'telemetry' && m.channel !== 'state' && m.channel !== 'event') return;
-    center.heard(m.deviceId);
+    // heard: what the machine itself sends now — not a state, which may be its last will or a retained one replayed
+    if (m.channel !== 'state') center.heard(m.deviceId);
     const known = deviceOfMessage(config, m.kind, m.deviceId);
     if ('reason' in known) {
       metrics.mqttInvalid.inc();
