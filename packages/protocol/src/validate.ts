@@ -347,17 +347,34 @@ function jsonReason(err: unknown, text: string): Reason {
 }
 
 /** Decodes MQTT messages against the protocol, with limits from configuration. */
+const MAX_CACHED_TOPICS = 100_000;
+
 export class Decoder {
   readonly limits: DecodeLimits;
+  /** Topics seen, parsed (a device sends on the same few topics all day): bounded, cleared when full. */
+  private readonly topics = new Map<string, ReturnType<typeof parseTopic>>();
 
   constructor(limits: Partial<DecodeLimits> = {}) {
     this.limits = Object.freeze({ ...DEFAULT_DECODE_LIMITS, ...limits });
   }
 
+  private parse(topic: string): ReturnType<typeof parseTopic> {
+    let parsed = this.topics.get(topic);
+    if (parsed === undefined) {
+      parsed = parseTopic(topic);
+      // only good topics are kept: garbage ones would fill the cache with what is never seen again
+      if (parsed.ok) {
+        if (this.topics.size >= MAX_CACHED_TOPICS) this.topics.clear();
+        this.topics.set(topic, parsed);
+      }
+    }
+    return parsed;
+  }
+
   /** Decodes one message: the typed value, or every reason it is bad. */
   decode(topic: string, payload: Uint8Array, opts: DecodeOptions = {}): DecodeResult {
     const reasons: Reason[] = [];
-    const parsedTopic = parseTopic(topic);
+    const parsedTopic = this.parse(topic);
     if (!parsedTopic.ok) reasons.push({ code: 'topic', path: '', message: sanitizeText(parsedTopic.reason) });
     if (payload.length > this.limits.maxPayloadBytes) {
       reasons.push({ code: 'size', path: '', message: `payload is ${payload.length} bytes; the limit is ${this.limits.maxPayloadBytes}` });
