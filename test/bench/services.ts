@@ -15,11 +15,12 @@ const BINS = {
   broker: '../bench/bin/broker-process.ts',
   ingest: '../e2e/bin/ingest-process.ts',
   gateway: '../bench/bin/gateway-process.ts',
+  fleet: '../bench/bin/fleet-process.ts',
 } as const;
 
 export interface ServiceProcess {
   readonly pid: number;
-  /** What it printed after `ready`: the broker's MQTT URL, ingest's ops URL, the gateway's HTTP and WebSocket URLs. */
+  /** What it printed after `ready`: the broker's MQTT URL, ingest's ops URL, the gateway's HTTP and WebSocket URLs, the fleet's size. */
   readonly address: string;
   stop(signal?: NodeJS.Signals): Promise<unknown>;
 }
