@@ -92,6 +92,8 @@ export interface CommandOutlets {
 }
 
 const KEEP_COMMANDS_MS = 3600_000;
+/** Audit and alarm records are gathered this long before they are written. */
+const AUDIT_BATCH_MS = 100;
 /** A tractor in automatic mode whose samples have not been good enough to place it for this long raises position_unknown. */
 const POSITION_UNKNOWN_MS = 10_000;
 /** Records waiting for the store beyond this are dropped, oldest first, and logged. */
@@ -130,6 +132,7 @@ export class CommandCenter {
   private auditQueue: AuditRecord[] = [];
   private eventQueue: EventRecord[] = [];
   private writing: Promise<void> | undefined;
+  private writeTimer: NodeJS.Timeout | undefined;
 
   constructor(config: Config, store: TelemetryStore, log: Logger, out: CommandOutlets, now: () => number) {
     this.config = config;
@@ -553,8 +556,20 @@ export class CommandCenter {
     this.writeSoon();
   }
 
-  /** Writes what is queued, in order, one batch at a time; a failed write is retried with the next (nothing is dropped silently). */
+  /**
+   * Writes what is queued after {@link AUDIT_BATCH_MS}, in order, one batch at a time; a failed write is retried
+   * with the next. The wait gathers a fleet stop's records into one write and keeps the store's work (an embedded
+   * store writes on this thread) off the path of the machines' answers.
+   */
   private writeSoon(): void {
+    if (this.writing || this.writeTimer) return;
+    this.writeTimer = setTimeout(() => this.writeNow(), AUDIT_BATCH_MS);
+    this.writeTimer.unref();
+  }
+
+  private writeNow(): void {
+    clearTimeout(this.writeTimer);
+    this.writeTimer = undefined;
     if (this.writing) return;
     this.writing = (async () => {
       while (this.auditQueue.length > 0 || this.eventQueue.length > 0) {
@@ -585,11 +600,14 @@ export class CommandCenter {
       }
     })().finally(() => {
       this.writing = undefined;
+      // records queued while the last write was finishing
+      if (this.auditQueue.length > 0 || this.eventQueue.length > 0) this.writeSoon();
     });
   }
 
   /** Waits until the audit is written (tests, shutdown). */
   async flushWrites(): Promise<void> {
+    if (this.writeTimer) this.writeNow();
     while (this.writing) await this.writing;
   }
 
