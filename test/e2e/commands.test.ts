@@ -292,6 +292,12 @@ describe('link loss: the supervisor heartbeat and link_lost', () => {
       }, { timeoutMs: 10_000 });
       // 1 s without a beat, then braking from work speed; allow for the 200 ms beat period and a telemetry period
       expect(Date.now() - silencedAt).toBeLessThan(6000);
+      // the other farm's tractor too (no one here may see it live: read it back from the store)
+      await waitFor('t2 standing, stopped, implement raised', async () => {
+        await stack.ingest.flush();
+        const last = (await stack.get('/api/v1/devices/t2', 'admin')).body['last'] as { speed?: number; mode?: string; implement?: string } | undefined;
+        return last?.mode === 'stopped' && last.speed === 0 && last.implement === 'raised' ? true : undefined;
+      }, { timeoutMs: 10_000 });
       const cause = watcher.messages.find((m) => m['type'] === 'event' && m['device'] === 't1' && (m['event'] as { type: string }).type === 'link_lost');
       expect((cause?.['event'] as { data?: Record<string, unknown> } | undefined)?.data?.['cause']).toBe('heartbeat_lost');
       // the heartbeat returns: the machine stays where it is until an operator resumes it
