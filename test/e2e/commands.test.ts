@@ -15,6 +15,15 @@ const NORTH_GROUP = { prefix: 'tn', kind: 'tractor', count: 3, farm: 'north', fi
 const LOAD_GROUP = { prefix: 'load', kind: 'sensor', count: 20, farm: 'north', field: 'n1' };
 const NORTH = ['t1', 'tn-0001', 'tn-0002', 'tn-0003'];
 
+type Sample = { speed: number; mode: string; implement: string };
+
+/** The last telemetry sample of `device` a live client received. */
+function lastOf(messages: Record<string, unknown>[], device: string): Sample | undefined {
+  let last: Sample | undefined;
+  for (const m of messages) if (m['type'] === 'telemetry' && m['device'] === device) last = (m['samples'] as Sample[]).at(-1);
+  return last;
+}
+
 interface CommandView {
   id: string;
   device: string;
@@ -230,11 +239,7 @@ describe('remote operation: commands, e-stop, leases, two-step start, audit', ()
       issued.every((c) => live.messages.some((m) => m['type'] === 'command' && (m['command'] as CommandView).id === c.id && (m['command'] as CommandView).status !== 'sent')) ? true : undefined,
     );
     // every north tractor's telemetry shows it standing, in estop; the south one goes on
-    await waitFor('every north tractor at speed zero', () => {
-      const last = new Map<string, { speed: number; mode: string }>();
-      for (const m of live.messages) if (m['type'] === 'telemetry') for (const s of m['samples'] as { speed: number; mode: string }[]) last.set(m['device'] as string, s);
-      return NORTH.every((d) => last.get(d)?.speed === 0 && last.get(d)?.mode === 'estop') ? true : undefined;
-    }, { timeoutMs: 20_000 });
+    await waitFor('every north tractor at speed zero', () => (NORTH.every((d) => lastOf(live.messages, d)?.speed === 0 && lastOf(live.messages, d)?.mode === 'estop') ? true : undefined), { timeoutMs: 20_000 });
     expect(fleet.devices.find((d) => d.id === 't2')).toBeDefined();
 
     await stack.gateway.flushAudit();
@@ -270,11 +275,6 @@ describe('link loss: the supervisor heartbeat and link_lost', () => {
     await stack?.stop();
   });
 
-  const lastOf = (messages: Record<string, unknown>[], device: string): { speed: number; mode: string; implement: string } | undefined => {
-    let last: { speed: number; mode: string; implement: string } | undefined;
-    for (const m of messages) if (m['type'] === 'telemetry' && m['device'] === device) last = (m['samples'] as (typeof last)[]).at(-1);
-    return last;
-  };
 
   it('heartbeat stopped: every tractor in automatic mode stops within its time, raises its implement and says why; it does not restart when the heartbeat returns', async () => {
     const operator = await stack.live('admin'); // heartbeats flow while an operator watches
@@ -355,8 +355,7 @@ describe('the operating zone, and a machine that does not answer', () => {
       expect(['accepted', 'completed']).toContain((stop['command'] as CommandView).status);
       // and the machine stands, implement raised
       await waitFor('t1 standing after the zone stop', () => {
-        let last: { speed: number; implement: string; mode: string } | undefined;
-        for (const m of live.messages) if (m['type'] === 'telemetry' && m['device'] === 't1') last = (m['samples'] as (typeof last)[]).at(-1);
+        const last = lastOf(live.messages, 't1');
         return last?.speed === 0 && last.implement === 'raised' && last.mode === 'stopped' ? true : undefined;
       }, { timeoutMs: 15_000 });
     } finally {

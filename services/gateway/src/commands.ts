@@ -20,6 +20,11 @@ import { settledWithin, type Logger } from '@hatake/runtime';
 import { StoreError, type AuditRecord, type AuditStatus, type EventRecord, type TelemetryStore } from '@hatake/store';
 import { GatewayError } from './errors.ts';
 
+/** A user whose live session counts as supervision (the heartbeat runs while one is watching). */
+export function supervises(u: UserDef): boolean {
+  return u.roles.includes('operator') || u.roles.includes('admin');
+}
+
 /** Commands that set a machine moving by itself: armed first, then confirmed. */
 export const ARMED_TYPES: ReadonlySet<CommandType> = new Set(['resume', 'start_mission', 'return_home']);
 
@@ -611,9 +616,4 @@ export class CommandCenter {
     while (this.writing) await this.writing;
   }
 
-  /** Whether anyone who may command machines is watching live (the heartbeat runs only then). */
-  static watching(users: Iterable<UserDef>): boolean {
-    for (const u of users) if (u.roles.includes('operator') || u.roles.includes('admin')) return true;
-    return false;
-  }
 }

@@ -14,7 +14,7 @@ import { deviceOfMessage, findDevice, findUser, type Config, type DeviceDef, typ
 import { Decoder, HEARTBEAT_TOPIC, SCHEMA_VERSION, deviceChannelFilter, type Heartbeat } from '@hatake/protocol';
 import { connectService, reconnectCounter, settledWithin, type Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
-import { CommandCenter } from './commands.ts';
+import { CommandCenter, supervises } from './commands.ts';
 import { GatewayError } from './errors.ts';
 import { LiveHub } from './live.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
@@ -201,7 +201,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   let beat: NodeJS.Timeout | undefined;
   let beats = 0;
   const heartbeat = (): void => {
-    const watchers = [...hub.users()].filter((u) => u.roles.includes('operator') || u.roles.includes('admin')).length;
+    const watchers = [...hub.users()].filter(supervises).length;
     if (watchers === 0 || !client?.connected) return;
     const hb: Heartbeat = { v: SCHEMA_VERSION, t: now(), seq: beats++, source: clientId.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64), interval: config.gateway.commands.heartbeatMs, watchers };
     client.publish(HEARTBEAT_TOPIC, JSON.stringify(hb), { qos: 0 });
