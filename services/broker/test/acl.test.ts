@@ -126,11 +126,17 @@ describe('a device', () => {
     const ingest = await connect('ingest', { clientId: 'ingest:dev-own' });
     const got = await recorder(ingest, ['hatake/v1/+/+/telemetry', 'hatake/v1/+/+/state', 'hatake/v1/+/+/event', 'hatake/v1/+/+/cmd/ack']);
     const t1 = await connect('t1');
-    await t1.publishAsync(telemetryTopic('tractor', 't1'), sample, { qos: 1 });
-    await t1.publishAsync(stateTopic('tractor', 't1'), JSON.stringify(exampleState()), { qos: 1, retain: true });
-    await t1.publishAsync(eventTopic('tractor', 't1'), '{"v":1}', { qos: 1 });
-    await t1.publishAsync(commandAckTopic('tractor', 't1'), '{"v":1}', { qos: 1 });
-    await waitFor('4 messages at ingest', () => (got.length >= 4 ? got : undefined));
+    // one at a time: MQTT orders messages per topic, not across topics (with on-disk sessions the broker's
+    // bookkeeping for one delivery may finish before the one for the message before it)
+    const publish = async (topic: string, payload: string, retain = false): Promise<void> => {
+      const before = got.length;
+      await t1.publishAsync(topic, payload, { qos: 1, retain });
+      await waitFor(`${topic} at ingest`, () => (got.length > before ? true : undefined));
+    };
+    await publish(telemetryTopic('tractor', 't1'), sample);
+    await publish(stateTopic('tractor', 't1'), JSON.stringify(exampleState()), true);
+    await publish(eventTopic('tractor', 't1'), '{"v":1}');
+    await publish(commandAckTopic('tractor', 't1'), '{"v":1}');
     expect(got.map((m) => m.topic)).toEqual([telemetryTopic('tractor', 't1'), stateTopic('tractor', 't1'), eventTopic('tractor', 't1'), commandAckTopic('tractor', 't1')]);
     await t1.endAsync();
   });
