@@ -293,17 +293,15 @@ export class SimDevice<K extends DeviceKind> {
       this.lastMode = mode;
       if (this.connected) void this.sendState();
     }
-    for (let i = this.running.length - 1; i >= 0; i--) {
-      const r = this.running[i]!;
+    // in the order they were accepted, so answers that fall due together go out in that order
+    let kept = 0;
+    for (const r of this.running) {
       const failure = r.failed?.();
-      if (failure !== undefined) {
-        this.running.splice(i, 1);
-        this.ack(r.id, 'failed', failure.slice(0, 256));
-      } else if (r.done()) {
-        this.running.splice(i, 1);
-        this.ack(r.id, 'completed');
-      }
+      if (failure !== undefined) this.ack(r.id, 'failed', failure.slice(0, 256));
+      else if (r.done()) this.ack(r.id, 'completed');
+      else this.running[kept++] = r;
     }
+    this.running.length = kept;
   }
 
   private injectFaults(dtS: number): void {
