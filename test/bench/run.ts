@@ -16,6 +16,7 @@ import { benchLive } from './live.ts';
 import { benchInfluxCeiling } from './ceiling.ts';
 import { benchEndToEnd } from './pipeline.ts';
 import { benchEstop } from './estop.ts';
+import { benchPrescription } from './prescription.ts';
 
 
 function timeLoop(seconds: number, body: () => number): { ops: number; perSecond: number } {
@@ -102,6 +103,7 @@ const one = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 40
 const ten = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 800, perMessage: 10, window: 100, ceiling });
 const embedded = await benchEndToEnd({ broker: 'embedded', devices: 50, messages: 1000, perMessage: 1, window: 100, ceiling });
 await benchEstop();
+await benchPrescription();
 const live = await benchLive({ layout: 'processes' });
 const liveOne = await benchLive({ layout: 'one-process' });
 line(

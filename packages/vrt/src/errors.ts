@@ -5,7 +5,7 @@
  */
 export const VRT_ERRORS = {
   HATAKE_ERR_VRT_RASTER: 'a layer is not a readable TIFF: not a TIFF at all, truncated, or its data cannot be decoded',
-  HATAKE_ERR_VRT_RASTER_SIZE: 'a layer claims more cells than the configured limit (`maxCells`), or a dimension of 0',
+  HATAKE_ERR_VRT_RASTER_SIZE: 'a layer claims more cells than the configured limit (`maxCells`), a dimension of 0, or strips/tiles too large to decode in bounded memory (over 256 MiB each)',
   HATAKE_ERR_VRT_GEOREF: 'a layer has no georeferencing (no ModelTiepoint + ModelPixelScale or ModelTransformation), or a rotated one',
   HATAKE_ERR_VRT_CRS: 'a layer\'s coordinate reference system is missing, user-defined or not one of the EPSG codes hatake ships',
   HATAKE_ERR_VRT_NO_OVERLAP: 'a required layer has no valid cell inside the field (wrong place, wrong CRS, or all nodata)',

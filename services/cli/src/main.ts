@@ -8,6 +8,7 @@ import { DEFAULT_SCRYPT_COST, hashSecret } from '@hatake/auth';
 import { ENV_CONFIG_FILE, ensureDemoCredentials, loadConfig } from '@hatake/config';
 import { createLogger, installShutdown } from '@hatake/runtime';
 import { demoBanner, startDemo } from './demo.ts';
+import { prescriptionCommand } from './prescription.ts';
 
 const USAGE = `hatake <command>
 
@@ -15,6 +16,7 @@ Commands:
   start                  start the demo: broker, ingest, gateway and simulated fleet on embedded defaults
   credentials init       generate demo passwords for every principal without one
   credentials hash       read a password on stdin, print its scrypt hash (for production configs)
+  prescription …         variable-rate fertilizer prescription from GeoTIFF layers (see: hatake prescription --help)
 
 Options:
   --config FILE          configuration (default: $HATAKE_CONFIG or config/hatake.yaml)
@@ -30,6 +32,7 @@ async function readStdin(): Promise<string> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'prescription') return prescriptionCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } } });
