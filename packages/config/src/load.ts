@@ -81,6 +81,7 @@ export interface Config {
   readonly store: RawConfig['store'];
   readonly ingest: RawConfig['ingest'];
   readonly gateway: RawConfig['gateway'];
+  readonly prescription: RawConfig['prescription'];
   readonly farms: readonly FarmDef[];
   readonly roads: readonly RoadDef[];
   readonly devices: readonly DeviceDef[];
@@ -210,6 +211,7 @@ export async function buildConfig(input: unknown, opts: BuildOptions): Promise<C
     store: cfg.store,
     ingest: cfg.ingest,
     gateway: cfg.gateway,
+    prescription: cfg.prescription,
     farms,
     roads,
     devices,

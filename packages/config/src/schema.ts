@@ -293,6 +293,23 @@ export const GatewaySettings = Type.Object(
   { default: {}, additionalProperties: false },
 );
 
+export const PrescriptionSettings = Type.Object(
+  {
+    host: host('address to bind; loopback unless you mean it'),
+    port: port(8090, 'REST, /metrics and /healthz of the prescription service (0: any free port)'),
+    dataDir: Type.String({ minLength: 1, default: 'prescriptions', description: 'where jobs live (uploads while they run, then their outputs), relative to deployment.dataDir; one service instance per directory' }),
+    maxFileBytes: Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 * 1024, default: 200 * 1024 * 1024, description: 'largest uploaded file (one raster or the boundary); a larger one is refused with 413' }),
+    maxUploadBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024 * 1024, default: 500 * 1024 * 1024, description: 'largest upload, every file and field of one request together; a larger one is refused with 413' }),
+    maxBoundaryBytes: Type.Integer({ minimum: 1024, maximum: 256 * 1024 * 1024, default: 5 * 1024 * 1024, description: 'largest field boundary file (GeoJSON, parsed in memory)' }),
+    maxConcurrentJobs: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'prescriptions computed at once (each can take a core and a few times its rasters in memory)' }),
+    maxQueuedJobs: Type.Integer({ minimum: 0, maximum: 10_000, default: 10, description: 'jobs waiting for a turn; a new one beyond this is refused with 503' }),
+    jobTimeoutMinutes: Type.Number({ minimum: 0.01, maximum: 24 * 60, default: 30, description: 'a run taking longer is stopped and its job failed' }),
+    jobTtlHours: Type.Number({ minimum: 0.01, maximum: 24 * 365, default: 72, description: 'a finished job (its outputs) is removed this long after it finished' }),
+    maxCells: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31, description: "most cells a layer may have; without it, the engine's own limit" })),
+  },
+  { default: {}, additionalProperties: false },
+);
+
 export const Simulation = Type.Object(
   {
     seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 20260401 }),
@@ -325,6 +342,7 @@ export const HatakeConfig = Type.Object(
     store: StoreSettings,
     ingest: IngestSettings,
     gateway: GatewaySettings,
+    prescription: PrescriptionSettings,
     simulation: Simulation,
     log: Type.Object(
       { level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }) },
@@ -349,3 +367,4 @@ export type StoreConfig = Static<typeof StoreSettings>;
 export type InfluxConfig = Static<typeof InfluxSettings>;
 export type IngestConfig = Static<typeof IngestSettings>;
 export type GatewayConfig = Static<typeof GatewaySettings>;
+export type PrescriptionConfig = Static<typeof PrescriptionSettings>;

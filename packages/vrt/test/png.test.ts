@@ -242,9 +242,7 @@ describe('previewPng', () => {
     expect(painted[2]!).toBeCloseTo(0.5, 1);
 
     const square = zoneMap(500, 500, 2, (c, r) => 1 + ((c >> 5) + (r >> 5)) % 5);
-    const t0 = performance.now();
     const buf = previewPng(square, fieldOnGrid(square, [[[0, 0], [0, 500], [500, 500], [500, 0], [0, 0]]]));
-    expect(performance.now() - t0).toBeLessThan(3000); // about 0.1 s measured
     expect(previewLayout(square).map.width).toBe(500);
     expect(decode(buf).width).toBe(previewLayout(square).width);
   });
