@@ -13,7 +13,10 @@
  * Only cells inside the field are computed. The layer is read in row bands
  * (window reads, about `bandRows` source rows at a time), never whole.
  */
+import { Worker } from 'node:worker_threads';
+import type { AlignJob } from './align-worker.ts';
 import { transformer } from './crs.ts';
+import { VRT_ERRORS, VrtError, type VrtErrorCode } from './errors.ts';
 import type { Raster } from './raster.ts';
 import type { Grid } from './types.ts';
 
@@ -151,4 +154,57 @@ export async function alignLayer(raster: Raster, grid: Grid, mask: Uint8Array, o
     opts.onProgress?.(r1 / H);
   }
   return { values: out, stats: { method: average ? 'average' : 'bilinear', pixelsPerCell, validCells: valid } };
+}
+
+/** The worker's entry: the compiled .js as is, or from the TypeScript sources (tests, `pnpm hatake`) a small boot file that registers tsx in the thread first. */
+function workerUrl(): URL {
+  return new URL(import.meta.url.endsWith('.ts') ? './align-worker-boot.mjs' : './align-worker.js', import.meta.url);
+}
+
+/**
+ * {@link alignLayer} split over `workers` threads by grid rows, each opening
+ * the file itself: decoding (most of the time for a large layer) runs on
+ * every core. The result is identical to one thread's.
+ */
+export async function alignLayerInWorkers(path: string, name: string, grid: Grid, mask: Uint8Array, opts: AlignOptions & { workers: number; maxCells?: number | undefined }): Promise<{ values: Float32Array; stats: AlignStats }> {
+  const { width: W, height: H } = grid;
+  const n = Math.max(1, Math.min(opts.workers, H));
+  const entry = workerUrl();
+  const done = new Array<number>(n).fill(0);
+  const parts = await Promise.all(
+    Array.from({ length: n }, (_, k) => {
+      const r0 = Math.floor((k * H) / n), r1 = Math.floor(((k + 1) * H) / n);
+      const part = new Uint8Array(mask.length);
+      part.set(mask.subarray(r0 * W, r1 * W), r0 * W);
+      const job: AlignJob = { path, name, maxCells: opts.maxCells, grid, mask: part, bandRows: opts.bandRows };
+      return new Promise<{ values: Float32Array; stats: AlignStats; r0: number; r1: number }>((resolve, reject) => {
+        const worker = new Worker(entry, { workerData: job, transferList: [part.buffer] });
+        const abort = (): void => void worker.terminate();
+        opts.signal?.addEventListener('abort', abort, { once: true });
+        let result: { values: Float32Array; stats: AlignStats } | undefined;
+        let failure: Error | undefined;
+        worker.on('message', (m: { progress?: number; values?: Float32Array; stats?: AlignStats; error?: { code?: unknown; message: string } }) => {
+          if (m.error) {
+            const { code, message } = m.error;
+            failure = typeof code === 'string' && code in VRT_ERRORS ? new VrtError(code as VrtErrorCode, message) : new Error(`align worker for ${name}: ${message}`);
+          } else if (m.progress !== undefined) {
+            done[k] = m.progress;
+            opts.onProgress?.(done.reduce((a, b) => a + b, 0) / n);
+          } else result = { values: m.values!, stats: m.stats! };
+        });
+        worker.on('error', (err: Error) => (failure ??= err));
+        worker.on('exit', (code) => {
+          opts.signal?.removeEventListener('abort', abort);
+          if (result) resolve({ ...result, r0, r1 });
+          else if (failure) reject(failure);
+          else if (opts.signal?.aborted) reject(opts.signal.reason);
+          else reject(new Error(`align worker for ${name} exited with code ${code} and no result`));
+        });
+      });
+    }),
+  );
+  const values = new Float32Array(W * H).fill(NaN);
+  for (const p of parts) values.set(p.values.subarray(p.r0 * W, p.r1 * W), p.r0 * W);
+  const stats = { ...parts[0]!.stats, validCells: parts.reduce((s, p) => s + p.stats.validCells, 0) };
+  return { values, stats };
 }

@@ -191,3 +191,14 @@ describe('bad input is refused with a reason', () => {
     await expect(run({}, { minRate: 200, maxRate: 100 })).rejects.toMatchObject({ code: 'HATAKE_ERR_VRT_PARAMS', message: expect.stringContaining('minRate (200 kg/ha) is above maxRate (100 kg/ha)') });
   });
 });
+
+describe('alignment on worker threads', () => {
+  it('gives the same map as one thread, and a bad file\'s error with its code', async () => {
+    const out = join(dir, 'workers');
+    const threaded = await runPrescription({ ...layers, field }, params, { outDir: out, workers: 2, parallelMinCells: 0 });
+    expect(threaded.summary.zones).toEqual(result.summary.zones);
+    expect(threaded.summary.inputs['yield']!.align).toEqual(result.summary.inputs['yield']!.align);
+    expect(await readFile(join(out, 'prescription.tif'))).toEqual(await readFile(join(dir, 'prescription.tif')));
+    await expect(runPrescription({ ...layers, moisture: join(IN, 'truncated.tif'), field }, params, { outDir: out, workers: 2, parallelMinCells: 0 })).rejects.toMatchObject({ code: 'HATAKE_ERR_VRT_RASTER' });
+  });
+});
