@@ -3,15 +3,15 @@
  * URLs, demo credentials and tokens; `mosquitto_sub` with those credentials
  * watches tractors, plows and sensors publish; the REST API and the live
  * stream answer with the printed token; Ctrl-C stops it cleanly, with what was
- * received written to the store.
+ * received written to the store; the banner's prescription example runs.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Decoder, parseTopic } from '@hatake/protocol';
-import { run } from '@hatake/testkit';
+import { run, waitFor } from '@hatake/testkit';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -29,6 +29,7 @@ describe('pnpm start', () => {
         HATAKE_BROKER__HTTP__PORT: '0',
         HATAKE_INGEST__HTTP__PORT: '0',
         HATAKE_GATEWAY__HTTP__PORT: '0',
+        HATAKE_PRESCRIPTION__PORT: '0',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -104,6 +105,26 @@ describe('pnpm start', () => {
       // a wrong password is refused
       const refused = await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', port!, '-V', 'mqttv311', '-i', 'ingest:x', '-u', 'ingest', '-P', 'wrong', '-t', '#', '-C', '1', '-W', '5']);
       expect(refused.code).not.toBe(0);
+      // the banner's prescription example, as an agronomist would paste it (here through fetch)
+      const rxUrl = /Prescriptions\s+(http:\/\/\S+)/.exec(out)?.[1];
+      const agronomist = /agronomist\s+(eyJ\S+)/.exec(out)?.[1];
+      expect(rxUrl).toBeDefined();
+      expect(agronomist).toBeDefined();
+      const samples = join(root, 'packages/vrt/test/fixtures/in');
+      const form = new FormData();
+      form.append('farm', 'kitamura');
+      form.append('workingWidth', '12');
+      for (const l of ['yield', 'moisture']) form.append(l, new Blob([await readFile(join(samples, `${l}.tif`))]), `${l}.tif`);
+      form.append('field', new Blob([await readFile(join(samples, 'field.geojson'))]), 'field.geojson');
+      const created = await fetch(rxUrl!, { method: 'POST', headers: { authorization: `Bearer ${agronomist}` }, body: form });
+      expect(created.status).toBe(202);
+      const { id } = (await created.json()) as { id: string };
+      const job = await waitFor('the prescription job', async () => {
+        const j = (await (await fetch(`${rxUrl}/${id}`, { headers: { authorization: `Bearer ${agronomist}` } })).json()) as { status: string; files?: { name: string }[] };
+        return j.status === 'done' || j.status === 'failed' ? j : undefined;
+      }, { timeoutMs: 60_000, intervalMs: 100 });
+      expect(job.status).toBe('done');
+      expect(job.files!.map((f) => f.name)).toContain('TASKDATA.zip');
       expect(refused.stderr).toMatch(/bad user name or password/i);
     } finally {
       if (child.pid !== undefined && child.exitCode === null) process.kill(-child.pid, 'SIGINT');

@@ -33,11 +33,14 @@ const EXIT_CODES: Record<VrtErrorCode, number> = {
 export class VrtError extends Error {
   readonly code: VrtErrorCode;
   readonly exitCode: number;
-  constructor(code: VrtErrorCode, message: string, options?: { cause?: unknown }) {
+  /** Each problem on its own, when one error reports several (bad parameters). */
+  readonly problems: readonly string[];
+  constructor(code: VrtErrorCode, message: string, options?: { cause?: unknown; problems?: readonly string[] }) {
     super(message, options);
     this.name = 'VrtError';
     this.code = code;
     this.exitCode = EXIT_CODES[code];
+    this.problems = options?.problems ?? [message];
   }
 }
 

@@ -108,6 +108,6 @@ export function resolveParams(given: Partial<Record<keyof PrescriptionParams, un
   for (const [key, ok, why] of CHECKS) if (!ok(merged[key])) problems.push(`${key} ${why} (got ${JSON.stringify(merged[key])})`);
   const p = merged as unknown as PrescriptionParams;
   if (typeof p.minRate === 'number' && typeof p.maxRate === 'number' && p.minRate > p.maxRate) problems.push(`minRate (${p.minRate} kg/ha) is above maxRate (${p.maxRate} kg/ha)`);
-  if (problems.length > 0) throw new VrtError('HATAKE_ERR_VRT_PARAMS', `bad parameters: ${problems.join('; ')}`);
+  if (problems.length > 0) throw new VrtError('HATAKE_ERR_VRT_PARAMS', `bad parameters: ${problems.join('; ')}`, { problems });
   return Object.freeze(p);
 }

@@ -23,8 +23,13 @@ import { checkShapefileZip, shapefileZip } from './outputs/shapefile.ts';
 import type { FieldFeature, Grid, ZoneFeatures, ZoneMap, ZoneSummary } from './types.ts';
 import { clusterCells, majorityFilter, normalise, sieve, FIT_SAMPLE, FUZZINESS, type ZoneCountScore } from './zones.ts';
 
-/** A raster given as a path, or as bytes with a name (uploads). */
-export type RasterInput = string | { name: string; bytes: Uint8Array };
+/** A raster given as a path; as a path with the name to show for it (an upload stored under a server path); or as bytes with a name. */
+export type RasterInput = string | { path: string; name: string } | { name: string; bytes: Uint8Array };
+
+/** Where a raster input is read from: its path, or its bytes. */
+function sourceOf(input: RasterInput): string | Uint8Array {
+  return typeof input === 'string' ? input : 'path' in input ? input.path : input.bytes;
+}
 
 /** The layers and the field of a run. */
 export interface PrescriptionInputs {
@@ -121,12 +126,13 @@ type LayerName = (typeof LAYERS)[number];
 
 async function sha256Of(input: RasterInput): Promise<{ sha256: string; bytes: number }> {
   const h = createHash('sha256');
-  if (typeof input !== 'string') {
-    h.update(input.bytes);
-    return { sha256: h.digest('hex'), bytes: input.bytes.byteLength };
+  const source = sourceOf(input);
+  if (typeof source !== 'string') {
+    h.update(source);
+    return { sha256: h.digest('hex'), bytes: source.byteLength };
   }
   let bytes = 0;
-  for await (const chunk of createReadStream(input)) {
+  for await (const chunk of createReadStream(source)) {
     h.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
   }
@@ -175,7 +181,7 @@ export async function runPrescription(inputs: PrescriptionInputs, given: Partial
     for (const name of LAYERS) {
       const input = inputs[name];
       if (input === undefined) continue;
-      rasters.set(name, await openRaster(typeof input === 'string' ? input : input.bytes, { name, maxCells: opts.maxCells }));
+      rasters.set(name, await openRaster(sourceOf(input), { name, maxCells: opts.maxCells }));
     }
     const grid = fieldGrid(field, params.workingWidth);
     const mask = fieldMask(field, grid);
@@ -193,8 +199,9 @@ export async function runPrescription(inputs: PrescriptionInputs, given: Partial
       const input = inputs[name]!;
       const alignOpts = { signal: opts.signal, onProgress: (f: number): void => progress('align', 0.05 + 0.7 * (done + f * share), `aligning ${name}`) };
       const workers = opts.workers ?? Math.min(4, availableParallelism());
-      const a = typeof input === 'string' && workers > 1 && raster.width * raster.height >= (opts.parallelMinCells ?? 4_000_000)
-        ? await alignLayerInWorkers(input, name, grid, mask, { ...alignOpts, workers, maxCells: opts.maxCells })
+      const source = sourceOf(input);
+      const a = typeof source === 'string' && workers > 1 && raster.width * raster.height >= (opts.parallelMinCells ?? 4_000_000)
+        ? await alignLayerInWorkers(source, name, grid, mask, { ...alignOpts, workers, maxCells: opts.maxCells })
         : await alignLayer(raster, grid, mask, alignOpts);
       done += share;
       if (a.stats.validCells === 0) throw new VrtError('HATAKE_ERR_VRT_NO_OVERLAP', `${name}: no cell of the layer with data lies inside the field (layer EPSG:${raster.epsg}, its extent does not meet the field, or it is all nodata there)`);

@@ -7,7 +7,9 @@
 import { buildBroker, type BrokerAddresses } from '@hatake/broker';
 import { ensureDemoCredentials, loadConfig, type Config, type DemoSecrets } from '@hatake/config';
 import { buildFleet, type Fleet } from '@hatake/fleet';
+import { fileURLToPath } from 'node:url';
 import { buildGateway } from '@hatake/gateway';
+import { buildPrescriptionService } from '@hatake/prescription';
 import { buildIngest } from '@hatake/ingest';
 import type { Logger } from '@hatake/runtime';
 import { createStore, type TelemetryStore } from '@hatake/store';
@@ -25,6 +27,7 @@ export interface DemoOptions {
 export interface DemoAddresses extends BrokerAddresses {
   readonly gateway: { readonly url: string; readonly ws: string };
   readonly ingest: { readonly url: string };
+  readonly prescription: { readonly url: string };
 }
 
 export interface Demo {
@@ -52,7 +55,7 @@ function portInUse(err: unknown): DemoError | undefined {
   const e = err as NodeJS.ErrnoException;
   if (e.code !== 'EADDRINUSE') return undefined;
   return new DemoError(
-    `a port the demo needs is in use (${e.message.replace(/^listen /, '')}): another broker or server may be running; pick free ports with HATAKE_BROKER__MQTT__PORT, HATAKE_BROKER__WS__PORT, HATAKE_BROKER__HTTP__PORT, HATAKE_INGEST__HTTP__PORT, HATAKE_GATEWAY__HTTP__PORT`,
+    `a port the demo needs is in use (${e.message.replace(/^listen /, '')}): another broker or server may be running; pick free ports with HATAKE_BROKER__MQTT__PORT, HATAKE_BROKER__WS__PORT, HATAKE_BROKER__HTTP__PORT, HATAKE_INGEST__HTTP__PORT, HATAKE_GATEWAY__HTTP__PORT, HATAKE_PRESCRIPTION__PORT`,
   );
 }
 
@@ -81,6 +84,10 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const gateway = buildGateway(config, { logger: opts.logger, store, password: services[config.gateway.username] ?? '', mqttUrl: brokerAddr.mqtt.url });
     stops.push(() => gateway.stop());
     const gatewayAddr = await gateway.start();
+    // prescriptions sign in with the gateway's tokens
+    const prescription = buildPrescriptionService(config, { logger: opts.logger, tokens: gateway.tokens });
+    stops.push(() => prescription.stop());
+    const prescriptionAddr = await prescription.start();
     const fleet = buildFleet(config, { secrets: generated.secrets, logger: opts.logger, url: brokerAddr.mqtt.url });
     // the fleet stops first (devices say goodbye), then ingest writes what it has
     stops.push(async () => {
@@ -96,7 +103,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       secrets: generated.secrets,
       secretsPath: generated.secretsPath,
       created: generated.created,
-      addresses: { ...brokerAddr, gateway: { url: gatewayAddr.http.url, ws: gatewayAddr.http.ws }, ingest: { url: ingestAddr.http.url } },
+      addresses: { ...brokerAddr, gateway: { url: gatewayAddr.http.url, ws: gatewayAddr.http.ws }, ingest: { url: ingestAddr.http.url }, prescription: { url: prescriptionAddr.url } },
       fleet,
       store,
       tokens,
@@ -107,6 +114,9 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     throw portInUse(err) ?? err;
   }
 }
+
+/** The sample rasters and field (Iwamizawa) a prescription can be tried with. */
+const SAMPLES = fileURLToPath(new URL('../../../packages/vrt/test/fixtures/in', import.meta.url));
 
 /** The text printed when the demo is up: where to connect and with which credentials. */
 export function demoBanner(demo: Demo): string {
@@ -123,7 +133,8 @@ export function demoBanner(demo: Demo): string {
     `  Live WebSocket    ${addresses.gateway.ws}   (subprotocols "hatake.v1" and "bearer.<token>")`,
     `  MQTT              ${addresses.mqtt.url}`,
     ...(addresses.ws ? [`  MQTT/WebSocket    ${addresses.ws.url}`] : []),
-    `  Metrics, health   ${addresses.http.url}/metrics (broker)  ${addresses.ingest.url}/metrics (ingest)  ${addresses.gateway.url}/metrics (gateway), each with /healthz`,
+    `  Prescriptions     ${addresses.prescription.url}/api/v1/prescriptions   (agronomist; or offline: pnpm hatake prescription --help)`,
+    `  Metrics, health   ${addresses.http.url}/metrics (broker)  ${addresses.ingest.url}/metrics (ingest)  ${addresses.gateway.url}/metrics (gateway)  ${addresses.prescription.url}/metrics (prescriptions), each with /healthz`,
     `  Store             ${config.store.adapter === 'embedded' ? `embedded DuckDB file ${config.deployment.dataDir}/${config.store.embedded.file}` : `InfluxDB ${config.store.influx.url}, database ${config.store.influx.database}`}`,
     '',
     `  Simulated fleet   ${count('tractor')} tractors, ${count('plow')} plows, ${count('sensor')} field sensors (seed ${config.simulation.seed})`,
@@ -136,6 +147,7 @@ export function demoBanner(demo: Demo): string {
         ]
       : []),
     `    curl -s -X POST -H 'content-type: application/json' -d '{"username":"viewer","password":"${secrets.users['viewer'] ?? '…'}"}' ${addresses.gateway.url}/api/v1/auth/login`,
+    `    curl -s -H 'Authorization: Bearer ${demo.tokens['agronomist'] ?? '<agronomist token>'}' -F farm=kitamura ${['yield', 'moisture', 'ndvi', 'organic'].map((l) => `-F ${l}=@${SAMPLES}/${l}.tif`).join(' ')} -F field=@${SAMPLES}/field.geojson ${addresses.prescription.url}/api/v1/prescriptions`,
     `    mosquitto_sub -h ${host} -p ${addresses.mqtt.port} -V mqttv311 -i ingest:watch -u ingest -P '${secrets.services['ingest'] ?? ''}' -t 'hatake/v1/+/+/telemetry' -v`,
     '',
     ...(Object.keys(demo.tokens).length > 0

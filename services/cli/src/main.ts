@@ -50,7 +50,7 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ name: 'hatake', level: values.verbose ? 'info' : 'warn' }, process.stderr);
 
   if (command === 'start') {
-    const demo = await startDemo({ configFile, env: process.env, logger, tokensFor: ['admin', 'op-kitamura', 'viewer'] });
+    const demo = await startDemo({ configFile, env: process.env, logger, tokensFor: ['admin', 'op-kitamura', 'agronomist', 'viewer'] });
     process.stdout.write(demoBanner(demo));
     const status = setInterval(() => {
       const s = demo.fleet.stats();

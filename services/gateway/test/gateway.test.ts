@@ -146,13 +146,13 @@ describe('REST', () => {
     const forbidden = await get('/api/v1/devices/t2', 'view-north');
     expect(forbidden.status).toBe(403);
     expect(errorOf(forbidden.body)).toEqual({ code: 'HATAKE_ERR_GATEWAY_FORBIDDEN', message: 'device t2 is not in your farms' });
-    expect((await get(`/api/v1/devices/t2/telemetry?from=${EXAMPLE_T0 - 1000}`, 'view-north')).status).toBe(403);
+    expect((await get(`/api/v1/devices/t2/telemetry?from=${EXAMPLE_T0 - 1000}&to=${EXAMPLE_T0 + 1000}`, 'view-north')).status).toBe(403);
     expect((await get('/api/v1/devices?farm=south', 'view-north')).status).toBe(403);
     expect((await get('/api/v1/devices/p1', 'op-north')).status).toBe(403);
     expect((await get('/api/v1/devices/p1', 'crew')).status).toBe(200);
     const events = (await get(`/api/v1/events?from=${EXAMPLE_T0 - 60_000}&to=${EXAMPLE_T0 + 60_000}`, 'view-north')).body['events'] as { device: string }[];
     expect(events.map((e) => e.device)).toEqual(['t1']);
-    expect((await get(`/api/v1/events?device=t2&from=${EXAMPLE_T0 - 60_000}`, 'view-north')).status).toBe(403);
+    expect((await get(`/api/v1/events?device=t2&from=${EXAMPLE_T0 - 60_000}&to=${EXAMPLE_T0 + 60_000}`, 'view-north')).status).toBe(403);
   });
 
   it('returns history, raw and downsampled', async () => {
