@@ -18,6 +18,7 @@ import { CommandCenter, supervises } from './commands.ts';
 import { GatewayError } from './errors.ts';
 import { LiveHub } from './live.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
+import { REAL_TIMERS, type Timers } from './replay.ts';
 import {
   AlarmParams,
   AlarmsQuery,
@@ -43,6 +44,7 @@ import {
   UserView,
 } from './schemas.ts';
 import { parseDuration, timeWindow } from './time.ts';
+import { registerTrackRoutes } from './tracks-routes.ts';
 
 export interface GatewayDeps {
   readonly logger: Logger;
@@ -53,6 +55,8 @@ export interface GatewayDeps {
   /** Broker URL, when it differs from the configuration's. */
   readonly mqttUrl?: string;
   readonly now?: () => number;
+  /** Timers of replay sessions; with `now`, their virtual clock (fake both in tests). */
+  readonly timers?: Timers;
   readonly metrics?: GatewayMetrics;
 }
 
@@ -149,7 +153,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
   // unknown users are checked against this, at the real cost, so time does not tell who exists
   let dummyHash: string | undefined;
   const decoder = new Decoder({ maxPayloadBytes: config.limits.maxPayloadBytes, maxBatchSamples: config.limits.maxBatchSamples });
-  const hub = new LiveHub(config, metrics, log, { highWaterBytes: config.gateway.ws.highWaterBytes, now });
+  const hub = new LiveHub(config, metrics, log, { highWaterBytes: config.gateway.ws.highWaterBytes, now, replay: { store: deps.store, timers: deps.timers ?? REAL_TIMERS } });
   const liveStates = new Map<string, { state: unknown; receivedAt: number }>();
   let client: MqttClient | undefined;
   let clientId = '';
@@ -343,6 +347,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
 
     api.register(async (secured) => {
       secured.addHook('preValidation', authenticate);
+
+      registerTrackRoutes(secured, { config, store: deps.store, now, visibleDevice, storeCall: store });
 
       secured.get('/api/v1/me', { schema: { summary: 'Who is signed in', tags: ['auth'], response: { 200: UserView, ...errors(401) } } }, async (req) => userView(req.user!));
 

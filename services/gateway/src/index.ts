@@ -4,3 +4,4 @@ export * from './live.ts';
 export * from './metrics.ts';
 export * from './schemas.ts';
 export * from './time.ts';
+export * from './replay.ts';

@@ -19,6 +19,9 @@
  * drained below half the mark it gets a `dropped` summary, then what was kept.
  * A client more than 8 × the mark behind (unsent and kept together) is
  * disconnected with 1008.
+ *
+ * A client may also replay a recorded window (see replay.ts): the replayed
+ * telemetry goes into the same stream, in order with the live messages.
  */
 
 import type { Duplex } from 'node:stream';
@@ -28,9 +31,11 @@ import { canSee } from '@hatake/auth';
 import type { Config, UserDef } from '@hatake/config';
 import type { DeviceKind } from '@hatake/protocol';
 import type { Counter, Gauge, Logger } from '@hatake/runtime';
+import type { TelemetryStore } from '@hatake/store';
 import { textFrame } from './frame.ts';
 import { DeviceRateLimiter, OFFER } from './rate.ts';
-import { CommandMessage, EstopAllMessage, LeaseMessage, MAX_RATE, PingMessage, SubscribeMessage } from './schemas.ts';
+import { REPLAY_FIELD_PROBLEMS, ReplaySession, checkReplay, type ReplayMetrics, type Timers } from './replay.ts';
+import { CommandMessage, EstopAllMessage, LeaseMessage, MAX_RATE, PingMessage, ReplayControlMessage, ReplayMessage, SubscribeMessage } from './schemas.ts';
 
 export type LiveType = 'telemetry' | 'state' | 'event' | 'command' | 'lease' | 'alarm';
 
@@ -59,6 +64,8 @@ class LiveClient {
   readonly visible: ReadonlySet<string>;
   filter: Filter = {};
   limiter: DeviceRateLimiter<Buffer> | undefined;
+  /** This connection's replay, while one is playing or paused. */
+  replay: ReplaySession | undefined;
   slow = false;
   readonly pendingTelemetry = new Map<string, Buffer>();
   readonly pendingState = new Map<string, Buffer>();
@@ -92,7 +99,7 @@ class LiveClient {
   }
 }
 
-export interface LiveMetrics {
+export interface LiveMetrics extends ReplayMetrics {
   readonly clients: Gauge;
   readonly sent: Counter<'type'>;
   readonly dropped: Counter<'type'>;
@@ -114,11 +121,22 @@ const MAX_PENDING_EVENTS = 100;
 export const FLUSH_GAP_MS = 5;
 
 /** One validator per client message type: errors name the problems of the type the client meant. */
-const handlers = { subscribe: Compile(SubscribeMessage), ping: Compile(PingMessage), command: Compile(CommandMessage), lease: Compile(LeaseMessage), estop_all: Compile(EstopAllMessage) } as const;
+const handlers = {
+  subscribe: Compile(SubscribeMessage),
+  ping: Compile(PingMessage),
+  command: Compile(CommandMessage),
+  lease: Compile(LeaseMessage),
+  estop_all: Compile(EstopAllMessage),
+  replay: Compile(ReplayMessage),
+  replay_control: Compile(ReplayControlMessage),
+} as const;
 type ClientMessageType = keyof typeof handlers;
 
 const maxRateProblem = (got: unknown): string =>
   `maxRate must be a number of messages per second per device, from ${MAX_RATE.min} to ${MAX_RATE.max} (got ${(JSON.stringify(got) ?? String(got)).slice(0, 40)})`;
+
+/** Reasons that say more than the validator's, by field. */
+const FIELD_PROBLEMS: Readonly<Record<string, (got: unknown) => string>> = { '/maxRate': maxRateProblem, ...REPLAY_FIELD_PROBLEMS };
 
 /** Close codes of the live stream (4000–4999 are the application's). */
 export const CLOSE = { tokenExpired: 4001, serverStopping: 1001, tooSlow: 1008 } as const;
@@ -130,6 +148,12 @@ function streamOf(socket: WebSocket): Duplex {
   if (stream === undefined || typeof stream.write !== 'function') throw new Error('ws no longer exposes its socket: the live stream cannot write pre-built frames');
   if (socket.extensions !== '') throw new Error(`a WebSocket extension was negotiated (${socket.extensions}): pre-built frames would be wrong`);
   return stream;
+}
+
+/** What replays read and how they keep time; without it, the hub refuses replays. */
+export interface LiveReplayOptions {
+  readonly store: Pick<TelemetryStore, 'samples'>;
+  readonly timers: Timers;
 }
 
 export class LiveHub {
@@ -152,9 +176,12 @@ export class LiveHub {
   private nextFlush = 0;
   private readonly flushGapMs: number;
   private sweeps = 0;
+  private readonly replay: LiveReplayOptions | undefined;
+  private nextReplay = 1;
 
-  constructor(config: Config, metrics: LiveMetrics, log: Logger, opts: { highWaterBytes: number; now: () => number; flushGapMs?: number }) {
+  constructor(config: Config, metrics: LiveMetrics, log: Logger, opts: { highWaterBytes: number; now: () => number; flushGapMs?: number; replay?: LiveReplayOptions }) {
     this.flushGapMs = opts.flushGapMs ?? FLUSH_GAP_MS;
+    this.replay = opts.replay;
     this.config = config;
     this.metrics = metrics;
     this.log = log;
@@ -252,6 +279,7 @@ export class LiveHub {
   private forget(c: LiveClient): void {
     clearTimeout(c.expiry);
     c.limiter?.clear();
+    c.replay?.end('closed', false);
   }
 
   /**
@@ -408,7 +436,12 @@ export class LiveHub {
     }
     const validator = handlers[type as ClientMessageType];
     if (!validator.Check(msg)) {
-      const problems = new Set(validator.Errors(msg).map((e) => (e.instancePath === '/maxRate' ? maxRateProblem((msg as { maxRate: unknown }).maxRate) : `${e.instancePath || '/'} ${e.message}`)));
+      const problems = new Set(
+        validator.Errors(msg).map((e) => {
+          const problem = FIELD_PROBLEMS[e.instancePath];
+          return problem ? problem((msg as Record<string, unknown>)[e.instancePath.slice(1)]) : `${e.instancePath || '/'} ${e.message}`;
+        }),
+      );
       this.refuse(c, 'HATAKE_ERR_GATEWAY_BAD_REQUEST', `not a valid ${type} message of the live protocol: ${[...problems].slice(0, 5).join('; ')}`);
       return;
     }
@@ -416,6 +449,8 @@ export class LiveHub {
       this.onActivity?.(c.user);
       this.send(c, { type: 'pong', t: this.now() });
     } else if (type === 'subscribe') this.subscribe(c, msg as SubscribeMessage);
+    else if (type === 'replay') this.startReplay(c, msg as ReplayMessage);
+    else if (type === 'replay_control') this.controlReplay(c, msg as ReplayControlMessage);
     else if (this.onAction) this.onAction(c.user, msg as CommandMessage | LeaseMessage | EstopAllMessage, (reply) => this.send(c, reply));
     else this.refuse(c, 'HATAKE_ERR_GATEWAY_BAD_REQUEST', `${type} is not taken by this gateway`);
   }
@@ -442,6 +477,56 @@ export class LiveHub {
     this.send(c, { type: 'subscribed', devices: m.devices ?? null, kinds: m.kinds ?? null, farm: m.farm ?? null, maxRate: m.maxRate ?? null });
   }
 
+  /** Starts this client's replay (replacing the one it had), once its devices and window pass. */
+  private startReplay(c: LiveClient, m: ReplayMessage): void {
+    if (this.replay === undefined) {
+      this.refuse(c, 'HATAKE_ERR_GATEWAY_BAD_REQUEST', 'replay is not taken by this gateway');
+      return;
+    }
+    const deviceOf = (id: string) => {
+      const kind = this.kindOf.get(id);
+      const farm = this.farmOf.get(id);
+      return kind === undefined ? undefined : { id, kind, ...(farm !== undefined ? { farm } : {}) };
+    };
+    const checked = checkReplay(m, deviceOf, c.visible, { maxRangeDays: this.config.gateway.api.maxRangeDays, now: this.now() });
+    if ('code' in checked) {
+      this.refuse(c, checked.code, checked.message);
+      return;
+    }
+    c.replay?.end('replaced');
+    const session = new ReplaySession(
+      m.id ?? `r${this.nextReplay++}`,
+      checked.devices,
+      checked,
+      m.speed,
+      {
+        send: (message) => this.send(c, message),
+        // replayed frames wait for the client (the session holds back above the mark), so they bypass the slow-client keep
+        sendTelemetry: (json) => {
+          if (c.open) this.enqueue(c, textFrame(json), false);
+        },
+        // a slow client catches up on live data first
+        backlog: () => (c.slow ? Number.POSITIVE_INFINITY : c.unsent),
+        ended: (s) => {
+          if (c.replay === s) c.replay = undefined;
+        },
+      },
+      { ...this.replay, now: this.now, metrics: this.metrics, log: this.log, highWaterBytes: this.highWater },
+    );
+    c.replay = session;
+    this.log.info({ user: c.user.username, client: c.id, replay: session.id, devices: checked.devices.length, from: checked.from, to: checked.to, speed: m.speed }, 'replay started');
+    session.start();
+  }
+
+  private controlReplay(c: LiveClient, m: ReplayControlMessage): void {
+    if (c.replay === undefined) {
+      this.refuse(c, 'HATAKE_ERR_GATEWAY_BAD_REQUEST', 'no replay to control: start one with {"type":"replay", …}');
+      return;
+    }
+    const problem = c.replay.control(m);
+    if (problem !== undefined) this.refuse(c, 'HATAKE_ERR_GATEWAY_BAD_REQUEST', `not a valid replay_control message of the live protocol: ${problem}`);
+  }
+
   /** A telemetry message a client's `maxRate` held back, now due. */
   private release(c: LiveClient, device: string, frame: Buffer): void {
     if (c.open && this.deliver(c, 'telemetry', device, frame, false)) this.metrics.sent.inc({ type: 'telemetry' });
@@ -449,4 +534,4 @@ export class LiveHub {
 }
 
 /** The schema of server → client messages, for the README and tests. */
-export const SERVER_MESSAGE_TYPES = ['hello', 'telemetry', 'state', 'event', 'command', 'armed', 'lease', 'alarm', 'dropped', 'subscribed', 'pong', 'error'] as const;
+export const SERVER_MESSAGE_TYPES = ['hello', 'telemetry', 'state', 'event', 'command', 'armed', 'lease', 'alarm', 'dropped', 'subscribed', 'replay_state', 'pong', 'error'] as const;

@@ -33,5 +33,7 @@ export function createGatewayMetrics(registry = new Registry()): GatewayMetrics 
     commands: new Counter({ name: 'hatake_gateway_command_changes_total', help: 'Command state changes (sent, accepted, rejected, completed, failed, expired, timed_out)', labelNames: ['status'], registers }),
     alarms: new Counter({ name: 'hatake_gateway_alarm_changes_total', help: 'Alarm changes, by type and phase (link_lost_raised, geofence_exit_cleared, ...)', labelNames: ['change'], registers }),
     heartbeats: new Counter({ name: 'hatake_gateway_heartbeats_total', help: 'Supervisor heartbeats published', registers }),
+    replaySessions: new Gauge({ name: 'hatake_gateway_replay_sessions', help: 'Replay sessions in progress (playing or paused)', registers }),
+    replaySamples: new Counter({ name: 'hatake_gateway_replay_samples_total', help: 'Samples sent by replays', registers }),
   };
 }

@@ -16,7 +16,7 @@ export const ErrorBody = Type.Object(
   { $id: 'ErrorBody', description: 'every error' },
 );
 
-const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorBody]));
+export const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ErrorBody]));
 
 export const LoginBody = Type.Object(
   {
@@ -84,7 +84,8 @@ export type DevicesQuery = Static<typeof DevicesQuery>;
 export const DeviceParams = Type.Object({ id: Type.String({ pattern: ID_PATTERN, description: 'device id' }) });
 export type DeviceParams = Static<typeof DeviceParams>;
 
-const TIME = '^(\\d{1,15}|\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2}))$';
+/** A time in a query: ISO 8601 with a zone, or epoch ms. */
+export const TIME = '^(\\d{1,15}|\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d{1,9})?)?(Z|[+-]\\d{2}:\\d{2}))$';
 
 export const TelemetryQuery = Type.Object(
   {
@@ -267,6 +268,40 @@ export type LeaseMessage = Static<typeof LeaseMessage>;
 export const EstopAllMessage = Type.Object({ type: Type.Literal('estop_all'), farm: Type.Optional(Type.String({ pattern: ID_PATTERN })) }, { additionalProperties: false });
 export type EstopAllMessage = Static<typeof EstopAllMessage>;
 
+/** Replay speeds, times device time. */
+export const REPLAY_SPEED = { min: 1, max: 60 } as const;
+/** Most devices one replay may have. */
+export const MAX_REPLAY_DEVICES = 50;
+
+const ReplayTime = (description: string) => Type.Union([Type.Integer({ minimum: 0 }), Type.String({ pattern: TIME })], { description: `${description}: epoch ms, or ISO 8601 with a zone` });
+const ReplaySpeed = Type.Number({ minimum: REPLAY_SPEED.min, maximum: REPLAY_SPEED.max, description: 'device time per real time (1 to 60)' });
+
+/** Live stream, client → server: replay a recorded window of some devices (this connection's one replay; a new one replaces it). */
+export const ReplayMessage = Type.Object(
+  {
+    type: Type.Literal('replay'),
+    id: Type.Optional(Type.String({ pattern: ID_PATTERN, description: 'names the session: its messages carry it as `replay` (default: r1, r2, …)' })),
+    devices: Type.Array(Type.String({ pattern: ID_PATTERN }), { minItems: 1, maxItems: MAX_REPLAY_DEVICES, uniqueItems: true }),
+    from: ReplayTime('start (inclusive)'),
+    to: ReplayTime('end (exclusive)'),
+    speed: ReplaySpeed,
+  },
+  { additionalProperties: false },
+);
+export type ReplayMessage = Static<typeof ReplayMessage>;
+
+/** Live stream, client → server: control this connection's replay. */
+export const ReplayControlMessage = Type.Object(
+  {
+    type: Type.Literal('replay_control'),
+    action: Type.Enum(['pause', 'resume', 'seek', 'speed', 'stop'] as const),
+    t: Type.Optional(ReplayTime('seek: where to, within the window')),
+    speed: Type.Optional(ReplaySpeed),
+  },
+  { additionalProperties: false },
+);
+export type ReplayControlMessage = Static<typeof ReplayControlMessage>;
+
 /** A client's message on the live stream. */
-export const ClientMessage = Type.Union([SubscribeMessage, PingMessage, CommandMessage, LeaseMessage, EstopAllMessage]);
+export const ClientMessage = Type.Union([SubscribeMessage, PingMessage, CommandMessage, LeaseMessage, EstopAllMessage, ReplayMessage, ReplayControlMessage]);
 export type ClientMessage = Static<typeof ClientMessage>;

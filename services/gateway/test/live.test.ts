@@ -227,7 +227,7 @@ describe('maxRate', () => {
   it('names the message types it knows when given another', async () => {
     const c = await live('admin');
     c.ws.send('{"type":"unsubscribe"}');
-    expect(await c.next('error')).toMatchObject({ code: 'HATAKE_ERR_GATEWAY_BAD_REQUEST', message: 'not a message of the live protocol: type must be one of subscribe, ping, command, lease, estop_all' });
+    expect(await c.next('error')).toMatchObject({ code: 'HATAKE_ERR_GATEWAY_BAD_REQUEST', message: 'not a message of the live protocol: type must be one of subscribe, ping, command, lease, estop_all, replay, replay_control' });
     c.ws.close();
   });
 });
