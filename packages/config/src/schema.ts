@@ -306,6 +306,7 @@ export const PrescriptionSettings = Type.Object(
     jobTimeoutMinutes: Type.Number({ minimum: 0.01, maximum: 24 * 60, default: 30, description: 'a run taking longer is stopped and its job failed' }),
     jobTtlHours: Type.Number({ minimum: 0.01, maximum: 24 * 365, default: 72, description: 'a finished job (its outputs) is removed this long after it finished' }),
     maxCells: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31, description: "most cells a layer may have; without it, the engine's own limit" })),
+    jobMemoryMb: Type.Integer({ minimum: 64, maximum: 65_536, default: 2048, description: "heap limit of a run's own thread; a run that needs more fails alone, the service carries on" }),
   },
   { default: {}, additionalProperties: false },
 );

@@ -24,6 +24,7 @@ describe('prescription settings', () => {
       maxQueuedJobs: 10,
       jobTimeoutMinutes: 30,
       jobTtlHours: 72,
+      jobMemoryMb: 2048,
     });
     expect(Object.isFrozen(c.prescription)).toBe(true);
   });

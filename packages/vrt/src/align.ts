@@ -13,9 +13,9 @@
  * Only cells inside the field are computed. The layer is read in row bands
  * (window reads, about `bandRows` source rows at a time), never whole.
  */
-import { Worker } from 'node:worker_threads';
 import type { AlignJob } from './align-worker.ts';
 import { transformer } from './crs.ts';
+import { startWorker } from './worker.ts';
 import { VRT_ERRORS, VrtError, type VrtErrorCode } from './errors.ts';
 import type { Raster } from './raster.ts';
 import type { Grid } from './types.ts';
@@ -156,11 +156,6 @@ export async function alignLayer(raster: Raster, grid: Grid, mask: Uint8Array, o
   return { values: out, stats: { method: average ? 'average' : 'bilinear', pixelsPerCell, validCells: valid } };
 }
 
-/** The worker's entry: the compiled .js as is, or from the TypeScript sources (tests, `pnpm hatake`) a small boot file that registers tsx in the thread first. */
-function workerUrl(): URL {
-  return new URL(import.meta.url.endsWith('.ts') ? './align-worker-boot.mjs' : './align-worker.js', import.meta.url);
-}
-
 /**
  * {@link alignLayer} split over `workers` threads by grid rows, each opening
  * the file itself: decoding (most of the time for a large layer) runs on
@@ -169,7 +164,6 @@ function workerUrl(): URL {
 export async function alignLayerInWorkers(path: string, name: string, grid: Grid, mask: Uint8Array, opts: AlignOptions & { workers: number; maxCells?: number | undefined }): Promise<{ values: Float32Array; stats: AlignStats }> {
   const { width: W, height: H } = grid;
   const n = Math.max(1, Math.min(opts.workers, H));
-  const entry = workerUrl();
   const done = new Array<number>(n).fill(0);
   const parts = await Promise.all(
     Array.from({ length: n }, (_, k) => {
@@ -178,7 +172,7 @@ export async function alignLayerInWorkers(path: string, name: string, grid: Grid
       part.set(mask.subarray(r0 * W, r1 * W), r0 * W);
       const job: AlignJob = { path, name, maxCells: opts.maxCells, grid, mask: part, bandRows: opts.bandRows };
       return new Promise<{ values: Float32Array; stats: AlignStats; r0: number; r1: number }>((resolve, reject) => {
-        const worker = new Worker(entry, { workerData: job, transferList: [part.buffer] });
+        const worker = startWorker('align-worker', job, { transferList: [part.buffer] });
         const abort = (): void => void worker.terminate();
         opts.signal?.addEventListener('abort', abort, { once: true });
         let result: { values: Float32Array; stats: AlignStats } | undefined;

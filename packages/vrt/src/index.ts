@@ -19,3 +19,4 @@ export * from './outputs/profiles.ts';
 export * from './raster.ts';
 export * from './tiff-writer.ts';
 export * from './run.ts';
+export * from './run-isolated.ts';

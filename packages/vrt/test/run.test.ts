@@ -202,3 +202,20 @@ describe('alignment on worker threads', () => {
     await expect(runPrescription({ ...layers, moisture: join(IN, 'truncated.tif'), field }, params, { outDir: out, workers: 2, parallelMinCells: 0 })).rejects.toMatchObject({ code: 'HATAKE_ERR_VRT_RASTER' });
   });
 });
+
+describe('a run in its own thread', () => {
+  it('gives the same result, keeps error codes, and stops when aborted', async () => {
+    const { runPrescriptionIsolated } = await import('@hatake/vrt');
+    const out = join(dir, 'isolated');
+    const stages: string[] = [];
+    const isolated = await runPrescriptionIsolated({ ...layers, field }, params, { outDir: out, title: 'Kitamura north', profiles: ['isobus', 'generic-shapefile', 'raven'], onProgress: (p) => stages.push(p.stage) });
+    expect(isolated.summary.zones).toEqual(result.summary.zones);
+    expect(await readFile(join(out, 'prescription.tif'))).toEqual(await readFile(join(dir, 'prescription.tif')));
+    expect(new Set(stages)).toEqual(new Set(['read', 'align', 'zones', 'rates', 'write']));
+    await expect(runPrescriptionIsolated({ ...layers, yield: join(IN, 'not-a-tiff.tif'), field }, params, { outDir: out })).rejects.toMatchObject({ code: 'HATAKE_ERR_VRT_RASTER', message: expect.stringContaining('yield') });
+    await expect(runPrescriptionIsolated({ ...layers, field }, { minRate: 9, maxRate: 1 }, { outDir: out })).rejects.toMatchObject({ code: 'HATAKE_ERR_VRT_PARAMS', problems: ['minRate (9 kg/ha) is above maxRate (1 kg/ha)'] });
+    const controller = new AbortController();
+    const running = runPrescriptionIsolated({ ...layers, field }, params, { outDir: join(dir, 'aborted'), signal: controller.signal, onProgress: () => controller.abort(new Error('cancelled by the test')) });
+    await expect(running).rejects.toThrow('cancelled by the test');
+  });
+});

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '@hatake/runtime';
-import { VrtError, runPrescription, type OutputFile, type PrescriptionParams, type RunProgress } from '@hatake/vrt';
+import { VrtError, runPrescriptionIsolated, type OutputFile, type PrescriptionParams, type RunProgress } from '@hatake/vrt';
 import { PrescriptionError, type PrescriptionErrorCode } from './errors.ts';
 import type { Layer } from './form.ts';
 import type { PrescriptionMetrics } from './metrics.ts';
@@ -61,6 +61,8 @@ export interface JobSettings {
   readonly jobTimeoutMinutes: number;
   readonly jobTtlHours: number;
   readonly maxCells?: number;
+  /** Heap limit of a run's own thread, MB (default 2048). */
+  readonly jobMemoryMb?: number;
 }
 
 export interface JobManagerOptions {
@@ -328,11 +330,13 @@ export class JobManager {
       };
       const ndvi = layer('ndvi');
       const organic = layer('organic');
-      const result = await runPrescription(
+      // in a thread of its own: HTTP keeps answering while it computes, and cancelling stops it at once
+      const result = await runPrescriptionIsolated(
         { yield: layer('yield')!, moisture: layer('moisture')!, ...(ndvi ? { ndvi } : {}), ...(organic ? { organic } : {}), field },
         job.params,
         {
           outDir: paths.outputs,
+          memoryLimitMb: settings.jobMemoryMb,
           signal: controller.signal,
           onProgress: (p) => this.progress(job, p),
           ...(job.profiles ? { profiles: [...job.profiles] } : {}),
@@ -361,7 +365,8 @@ export class JobManager {
       else if (err instanceof VrtError) outcome = { code: err.code, message: err.message };
       else {
         this.log.error({ err, job: job.id }, 'run failed unexpectedly');
-        outcome = { code: 'HATAKE_ERR_PRESCRIPTION_INTERNAL' satisfies PrescriptionErrorCode, message: 'the run failed unexpectedly; the service log has the details' };
+        const memory = err instanceof Error && err.message.includes('memory limit');
+        outcome = { code: 'HATAKE_ERR_PRESCRIPTION_INTERNAL' satisfies PrescriptionErrorCode, message: memory ? `${err.message} (prescription.jobMemoryMb): use a wider working width or smaller rasters` : 'the run failed unexpectedly; the service log has the details' };
       }
     } finally {
       clearTimeout(timer);
