@@ -9,6 +9,7 @@ import { ENV_CONFIG_FILE, ensureDemoCredentials, loadConfig } from '@hatake/conf
 import { createLogger, installShutdown } from '@hatake/runtime';
 import { demoBanner, startDemo } from './demo.ts';
 import { prescriptionCommand } from './prescription.ts';
+import { tracksCommand } from './tracks.ts';
 
 const USAGE = `hatake <command>
 
@@ -17,6 +18,7 @@ Commands:
   credentials init       generate demo passwords for every principal without one
   credentials hash       read a password on stdin, print its scrypt hash (for production configs)
   prescription …         variable-rate fertilizer prescription from GeoTIFF layers (see: hatake prescription --help)
+  tracks …               plow tracks, road coverage, shift and storm reports, claims reconciliation to files (see: hatake tracks --help)
 
 Options:
   --config FILE          configuration (default: $HATAKE_CONFIG or config/hatake.yaml)
@@ -33,6 +35,7 @@ async function readStdin(): Promise<string> {
 
 async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'prescription') return prescriptionCommand(argv.slice(1));
+  if (argv[0] === 'tracks') return tracksCommand(argv.slice(1), { env: process.env, defaultConfig });
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } } });
