@@ -45,6 +45,7 @@ export async function influxQuery(settings: InfluxConfig, q: string, opts: { met
   const method = opts.method ?? 'POST';
   const url = `${settings.url.replace(/\/$/, '')}/query${method === 'GET' ? `?${params.toString()}` : ''}`;
   let res: Response;
+  let text: string;
   try {
     res = await fetch(url, {
       method,
@@ -52,10 +53,11 @@ export async function influxQuery(settings: InfluxConfig, q: string, opts: { met
       ...(method === 'POST' ? { body: params.toString() } : {}),
       signal: AbortSignal.timeout(settings.timeoutMs),
     });
+    // the timeout covers the body too: a long answer can be cut off while it is read
+    text = await res.text();
   } catch (err) {
-    throw new StoreError('HATAKE_ERR_STORE_QUERY', `InfluxDB at ${settings.url} did not answer: ${(err as Error).message}`, { cause: err });
+    throw new StoreError('HATAKE_ERR_STORE_QUERY', `InfluxDB at ${settings.url} did not answer in full within ${settings.timeoutMs} ms: ${(err as Error).message}`, { cause: err });
   }
-  const text = await res.text();
   let body: QueryResponse;
   try {
     body = JSON.parse(text) as QueryResponse;
