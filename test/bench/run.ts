@@ -17,6 +17,7 @@ import { benchInfluxCeiling } from './ceiling.ts';
 import { benchEndToEnd } from './pipeline.ts';
 import { benchEstop } from './estop.ts';
 import { benchPrescription } from './prescription.ts';
+import { benchTracks } from './tracks.ts';
 
 
 function timeLoop(seconds: number, body: () => number): { ops: number; perSecond: number } {
@@ -104,6 +105,7 @@ const ten = await benchEndToEnd({ broker: 'mosquitto', devices: 50, messages: 80
 const embedded = await benchEndToEnd({ broker: 'embedded', devices: 50, messages: 1000, perMessage: 1, window: 100, ceiling });
 await benchEstop();
 await benchPrescription();
+await benchTracks();
 const live = await benchLive({ layout: 'processes' });
 const liveOne = await benchLive({ layout: 'one-process' });
 line(
