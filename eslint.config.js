@@ -32,5 +32,7 @@ export default tseslint.config(
       'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read the environment in main.ts and pass it down (CONVENTIONS.md).' }],
     },
   },
-  { files: ['eslint.config.js', '**/vitest.config.ts'], rules: { 'no-restricted-syntax': 'off' } },
+  { files: ['eslint.config.js', '**/vitest.config.ts', '**/vite.config.ts'], rules: { 'no-restricted-syntax': 'off' } },
+  // the dashboard's browser code: browser globals, not Node's
+  { files: ['services/dashboard/src/web/**/*.ts'], languageOptions: { globals: { ...globals.browser } } },
 );

@@ -2,7 +2,7 @@
 // `pnpm test`: every check on a fresh machine, ending with one plain line
 // "N passed, N failed" (read by CI).
 //
-// 1. the real programs the tests run (Debian packages: Mosquitto's clients and broker, InfluxDB)
+// 1. the real programs the tests run (Debian packages: Mosquitto's clients and broker, InfluxDB, Chromium)
 //    are there, or installed when we are root;
 // 2. typecheck (tsc -b) and lint (eslint);
 // 3. Vitest over every workspace, counted from its JSON report.
@@ -20,6 +20,7 @@ const SYSTEM = [
   { pkg: 'mosquitto-clients', bin: 'mosquitto_sub' },
   { pkg: 'mosquitto', bin: 'mosquitto' },
   { pkg: 'influxdb', bin: 'influxd' },
+  { pkg: 'chromium', bin: 'chromium' },
 ];
 
 function which(bin) {

@@ -84,6 +84,11 @@ describe('pnpm start', () => {
       const token = /Session tokens[^\n]*\n\s+admin\s+(\S+)/.exec(out)?.[1];
       expect(api).toBeDefined();
       expect(token).toBeDefined();
+      // the dashboard, printed first, built by `pnpm start` when it was missing, served without sign-in
+      expect(/hatake demo[^\n]*\n\n\s+Dashboard\s+(\S+)/.exec(out)?.[1]).toBe(`${api}/`);
+      const page = await fetch(`${api}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<div id="app"');
       const auth = { authorization: `Bearer ${token}` };
       const devices = (await (await fetch(`${api}/api/v1/devices`, { headers: auth })).json()) as { devices: { id: string; position?: unknown }[] };
       expect(devices.devices).toHaveLength(13);

@@ -281,6 +281,21 @@ export const GatewaySettings = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    dashboard: Type.Object(
+      {
+        tileUrl: Type.Optional(
+          Type.String({
+            minLength: 1,
+            maxLength: 1024,
+            pattern: '^(https?:)?//[^\\s]+$|^/[^\\s]*$',
+            description: 'a raster tile URL template for the dashboard map ({z}/{x}/{y}, e.g. https://tiles.example/{z}/{x}/{y}.png); without it the map shows only field boundaries and roads (no external server)',
+          }),
+        ),
+        tileAttribution: Type.String({ maxLength: 512, default: '', description: 'attribution shown with the tiles (required by most tile providers)' }),
+        tileMaxZoom: Type.Integer({ minimum: 1, maximum: 24, default: 19 }),
+      },
+      { default: {}, additionalProperties: false, description: 'the web dashboard the gateway serves at /' },
+    ),
     api: Type.Object(
       {
         maxRangeDays: Type.Integer({ minimum: 1, maximum: 3660, default: 31 }),

@@ -129,6 +129,7 @@ export function demoBanner(demo: Demo): string {
     '',
     `hatake demo: ${config.deployment.name}`,
     '',
+    `  Dashboard         ${addresses.gateway.url}/   (sign in with a demo user below: operators command, viewers watch)`,
     `  REST API          ${addresses.gateway.url}/api/v1   (OpenAPI: ${addresses.gateway.url}/api/v1/openapi.json)`,
     `  Live WebSocket    ${addresses.gateway.ws}   (subprotocols "hatake.v1" and "bearer.<token>")`,
     `  MQTT              ${addresses.mqtt.url}`,

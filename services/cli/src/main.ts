@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_SCRYPT_COST, hashSecret } from '@hatake/auth';
 import { ENV_CONFIG_FILE, ensureDemoCredentials, loadConfig } from '@hatake/config';
 import { createLogger, installShutdown } from '@hatake/runtime';
+import { prepareDashboard } from './dashboard.ts';
 import { demoBanner, startDemo } from './demo.ts';
 import { prescriptionCommand } from './prescription.ts';
 import { tracksCommand } from './tracks.ts';
@@ -14,7 +15,7 @@ import { tracksCommand } from './tracks.ts';
 const USAGE = `hatake <command>
 
 Commands:
-  start                  start the demo: broker, ingest, gateway and simulated fleet on embedded defaults
+  start                  start the demo: broker, ingest, gateway with the dashboard, and simulated fleet on embedded defaults
   credentials init       generate demo passwords for every principal without one
   credentials hash       read a password on stdin, print its scrypt hash (for production configs)
   prescription …         variable-rate fertilizer prescription from GeoTIFF layers (see: hatake prescription --help)
@@ -53,6 +54,7 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger({ name: 'hatake', level: values.verbose ? 'info' : 'warn' }, process.stderr);
 
   if (command === 'start') {
+    await prepareDashboard((line) => process.stderr.write(`${line}\n`));
     const demo = await startDemo({ configFile, env: process.env, logger, tokensFor: ['admin', 'op-kitamura', 'agronomist', 'viewer'] });
     process.stdout.write(demoBanner(demo));
     const status = setInterval(() => {

@@ -15,6 +15,7 @@ import { Decoder, HEARTBEAT_TOPIC, SCHEMA_VERSION, deviceChannelFilter, type Hea
 import { connectService, reconnectCounter, settledWithin, type Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
 import { CommandCenter, supervises } from './commands.ts';
+import { registerDashboard, registerMapRoute } from './dashboard.ts';
 import { GatewayError } from './errors.ts';
 import { LiveHub } from './live.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
@@ -58,6 +59,8 @@ export interface GatewayDeps {
   /** Timers of replay sessions; with `now`, their virtual clock (fake both in tests). */
   readonly timers?: Timers;
   readonly metrics?: GatewayMetrics;
+  /** The built dashboard to serve at `/` (default: the dashboard package's `dist/web`). */
+  readonly dashboardDir?: string;
 }
 
 export interface Gateway {
@@ -297,6 +300,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     },
   });
 
+  registerDashboard(app, deps.dashboardDir);
+
   app.register(async (api) => {
     api.addSchema(ErrorBody);
 
@@ -349,6 +354,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       secured.addHook('preValidation', authenticate);
 
       registerTrackRoutes(secured, { config, store: deps.store, now, visibleDevice, storeCall: store });
+      registerMapRoute(secured, config);
 
       secured.get('/api/v1/me', { schema: { summary: 'Who is signed in', tags: ['auth'], response: { 200: UserView, ...errors(401) } } }, async (req) => userView(req.user!));
 
