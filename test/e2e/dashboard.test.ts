@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { demoTestEnv } from '@hatake/testkit';
 import { startDemo, type Demo } from '@hatake/cli';
 import { ensureDashboardBuilt } from '@hatake/dashboard';
 import { silentLogger } from '@hatake/runtime';
@@ -35,16 +36,7 @@ beforeAll(async () => {
   data = await mkdtemp(join(tmpdir(), 'hatake-dashboard-e2e-'));
   demo = await startDemo({
     configFile: join(root, 'config', 'hatake.yaml'),
-    env: {
-      HATAKE_DEPLOYMENT__DATA_DIR: data,
-      HATAKE_CREDENTIALS_FILE: join(data, 'credentials.json'),
-      HATAKE_BROKER__MQTT__PORT: '0',
-      HATAKE_BROKER__WS__PORT: '0',
-      HATAKE_BROKER__HTTP__PORT: '0',
-      HATAKE_INGEST__HTTP__PORT: '0',
-      HATAKE_GATEWAY__HTTP__PORT: '0',
-      HATAKE_PRESCRIPTION__PORT: '0',
-    },
+    env: demoTestEnv(data),
     logger: silentLogger(),
     cost: { ln: 10, r: 8, p: 1 },
   });

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Decoder, parseTopic } from '@hatake/protocol';
-import { run, waitFor } from '@hatake/testkit';
+import { demoTestEnv, run, waitFor } from '@hatake/testkit';
 
 const root = resolve(import.meta.dirname, '..', '..');
 
@@ -22,14 +22,7 @@ describe('pnpm start', () => {
       cwd: root,
       env: {
         ...process.env,
-        HATAKE_DEPLOYMENT__DATA_DIR: data,
-        HATAKE_CREDENTIALS_FILE: join(data, 'credentials.json'),
-        HATAKE_BROKER__MQTT__PORT: '0',
-        HATAKE_BROKER__WS__PORT: '0',
-        HATAKE_BROKER__HTTP__PORT: '0',
-        HATAKE_INGEST__HTTP__PORT: '0',
-        HATAKE_GATEWAY__HTTP__PORT: '0',
-        HATAKE_PRESCRIPTION__PORT: '0',
+        ...demoTestEnv(data),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,

@@ -102,3 +102,17 @@ export async function testDeployment(opts: TestDeploymentOptions = {}): Promise<
   });
   return { config, secrets };
 }
+
+/** The environment that runs the demo (the sample configuration) in `dataDir` on free loopback ports only. */
+export function demoTestEnv(dataDir: string): Record<string, string> {
+  return {
+    HATAKE_DEPLOYMENT__DATA_DIR: dataDir,
+    HATAKE_CREDENTIALS_FILE: `${dataDir}/credentials.json`,
+    HATAKE_BROKER__MQTT__PORT: '0',
+    HATAKE_BROKER__WS__PORT: '0',
+    HATAKE_BROKER__HTTP__PORT: '0',
+    HATAKE_INGEST__HTTP__PORT: '0',
+    HATAKE_GATEWAY__HTTP__PORT: '0',
+    HATAKE_PRESCRIPTION__PORT: '0',
+  };
+}

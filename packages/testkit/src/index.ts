@@ -4,3 +4,4 @@ export * from './wait.ts';
 export * from './readme.ts';
 export * from './influxd.ts';
 export * from './mosquitto.ts';
+export * from './plow.ts';

@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '@hatake/config';
-import { examplePlowSample } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
-import { EmbeddedStore, type SampleRecord, type SampleRow } from '@hatake/store';
-import { run, testDeployment } from '@hatake/testkit';
+import { EmbeddedStore, type SampleRow } from '@hatake/store';
+import { plowMorning, run, testDeployment } from '@hatake/testkit';
 import { SHIFT_CSV_COLUMNS, trackFromRows } from '@hatake/tracks';
 import { readTrack, tracksCommand } from '../src/tracks.ts';
 
@@ -24,30 +23,7 @@ const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const T0 = Date.UTC(2026, 0, 15, 3, 0, 0); // a storm night, 12:00 in Iwamizawa
 const H = 3_600_000;
 
-/** p1 at 10 m/s, 1 Hz: ra east with the blade down, rb north with it up, rc east with it down (as services/gateway/test/tracks.test.ts). */
-function morning(): SampleRecord<'plow'>[] {
-  const legs = [
-    { from: [141.77, 43.19], to: [141.775, 43.19], heading: 90, blade: 'down' as const },
-    { from: [141.775, 43.19], to: [141.775, 43.194], heading: 0, blade: 'up' as const },
-    { from: [141.775, 43.194], to: [141.78, 43.194], heading: 90, blade: 'down' as const },
-  ];
-  const out: SampleRecord<'plow'>[] = [];
-  let seq = 0;
-  for (const leg of legs) {
-    const dx = (leg.to[0]! - leg.from[0]!) * 111_320 * Math.cos((43.19 * Math.PI) / 180);
-    const dy = (leg.to[1]! - leg.from[1]!) * 111_132;
-    const steps = Math.round(Math.hypot(dx, dy) / 10);
-    for (let i = 0; i < steps; i++) {
-      const f = i / steps;
-      out.push({ kind: 'plow', device: 'p1', sample: examplePlowSample({ seq, t: T0 + seq * 1000, lon: leg.from[0]! + (leg.to[0]! - leg.from[0]!) * f, lat: leg.from[1]! + (leg.to[1]! - leg.from[1]!) * f, speed: 10, heading: leg.heading, blade: leg.blade, spread: leg.blade === 'down' ? 20 : 0, material: leg.blade === 'down' ? 'salt' : 'none', width: 3 }) });
-      seq++;
-    }
-  }
-  const last = out[out.length - 1]!.sample;
-  out.push({ kind: 'plow', device: 'p1', sample: examplePlowSample({ ...last, seq, t: last.t + 1000, lon: 141.78, speed: 0 }) });
-  return out;
-}
-const samples = morning();
+const samples = plowMorning(T0);
 const END = T0 + samples.length * 1000;
 
 /** The test deployment's configuration as a file (the parts the command reads: farms, roads, devices). */
