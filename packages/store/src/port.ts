@@ -62,6 +62,8 @@ export interface SampleQuery {
   readonly every?: number;
   /** Most rows returned (oldest first); a full page means there may be more. */
   readonly limit: number;
+  /** Raw samples only: just these fields (besides `t` and `seq`), when a reader needs a few columns of many rows (a day's track); names a kind does not have are ignored. */
+  readonly fields?: readonly string[];
 }
 
 export interface LatestRow {

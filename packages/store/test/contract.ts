@@ -63,6 +63,19 @@ export function storeContract(name: string, open: () => Promise<StoreUnderTest>)
       expect(await store.samples({ kind: 'tractor', device: 'nobody', ...all })).toEqual([]);
     });
 
+    it('reads only the fields asked for; a long window in order and within the limit, however it is read', async () => {
+      const { store } = await open();
+      // a sample every 10 minutes for 12 hours
+      await store.writeSamples(Array.from({ length: 72 }, (_, i) => tractor(i, { t: T0 + i * 600_000 })));
+      const day = { kind: 'tractor' as const, device: 't1', from: T0, to: T0 + 12 * 3_600_000 };
+      const slim = await store.samples({ ...day, limit: 1000, fields: ['lat', 'lon', 'mode', 'nonsense'] });
+      expect(slim.map((r) => r.seq)).toEqual(Array.from({ length: 72 }, (_, i) => i));
+      expect(Object.keys(slim[0]!).sort()).toEqual(['lat', 'lon', 'mode', 'seq', 't']);
+      expect(slim[5]).toEqual({ t: T0 + 5 * 600_000, seq: 5, lat: tractor(5).sample.lat, lon: tractor(5).sample.lon, mode: tractor(5).sample.mode });
+      expect((await store.samples({ ...day, limit: 10 })).map((r) => r.seq)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+      expect((await store.samples({ ...day, limit: 50 })).map((r) => r.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    });
+
     it('keeps the last of two records with one key in a batch, as InfluxDB does', async () => {
       const { store } = await open();
       await store.writeSamples([tractor(0, { fuel: 10 }), tractor(0, { fuel: 20 })]);

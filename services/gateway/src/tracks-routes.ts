@@ -55,6 +55,11 @@ const CoverageQuery = Type.Object({ ...Window, devices: Devices, segmentLength: 
 const StormQuery = Type.Object({ ...Window, devices: Devices, stormEnd: Type.Optional(Type.String({ pattern: TIME, description: 'end of the storm (default: to)' })), levels: Type.Optional(Type.String({ pattern: '^[1-5]:\\d+(\\.\\d+)?(,[1-5]:\\d+(\\.\\d+)?)*$', description: 'service levels as class:hours, e.g. 1:4,2:12' })), format: Type.Optional(Type.Enum(['json', 'csv', 'geojson'] as const, { description: 'geojson: the unserviced segments' })) }, { additionalProperties: false });
 const ReconcileQuery = Type.Object({ offset: Type.Optional(Type.String({ pattern: '^[+-]\\d{2}:\\d{2}$', description: 'UTC offset for claim times without one, e.g. +09:00' })) }, { additionalProperties: false });
 
+/** What a GeoJSON track needs of each sample: position and fix, and what simplification keeps changes of (blade, spreader). A day at 1 Hz is a heavy read: the rest stays in the store. */
+export const TRACK_GEOJSON_FIELDS = ['lat', 'lon', 'fix', 'blade', 'spread', 'material'] as const;
+/** What road matching needs of each sample (coverage, storm, reconciliation). */
+const MATCH_FIELDS = ['lat', 'lon', 'fix', 'blade', 'speed', 'heading'] as const;
+
 /** A TracksError is the caller's to fix: 400 with its message. */
 function tracksCall<T>(work: () => T): T {
   try {
@@ -82,10 +87,10 @@ export function registerTrackRoutes(secured: FastifyInstance, ctx: TrackRoutesCo
   };
   const window = (q: { from?: string | undefined; to?: string | undefined }): { from: number; to: number } => timeWindow(q, ctx.now(), { rangeMinutes: api.defaultRangeMinutes, maxRangeDays: api.maxRangeDays });
 
-  /** Every sample of a vehicle in the window, or 400 when there are more than the gateway serves at once. */
-  const trackOf = async (d: DeviceDef, from: number, to: number): Promise<Track> => {
+  /** Every sample of a vehicle in the window (only `fields` of each, when given), or 400 when there are more than the gateway serves at once. */
+  const trackOf = async (d: DeviceDef, from: number, to: number, fields?: readonly string[]): Promise<Track> => {
     if (d.kind === 'sensor') throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `${d.id} is a sensor: it has no track`);
-    const rows = await ctx.storeCall(() => ctx.store.samples({ kind: d.kind, device: d.id, from, to, limit: api.maxPoints + 1 }));
+    const rows = await ctx.storeCall(() => ctx.store.samples({ kind: d.kind, device: d.id, from, to, limit: api.maxPoints + 1, ...(fields ? { fields } : {}) }));
     if (rows.length > api.maxPoints) throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `${d.id} has more than ${api.maxPoints} samples between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}: ask for a shorter window`);
     return trackFromRows(d.id, d.kind, rows as unknown as Record<string, unknown>[]);
   };
@@ -111,7 +116,7 @@ export function registerTrackRoutes(secured: FastifyInstance, ctx: TrackRoutesCo
     const worker = async (): Promise<void> => {
       while (next < list.length) {
         const i = next++;
-        out[i] = await trackOf(list[i]!, from, to);
+        out[i] = await trackOf(list[i]!, from, to, MATCH_FIELDS);
       }
     };
     await Promise.all([worker(), worker()]);
@@ -124,12 +129,13 @@ export function registerTrackRoutes(secured: FastifyInstance, ctx: TrackRoutesCo
     async (req, reply) => {
       const d = ctx.visibleDevice(req, req.params.id);
       const { from, to } = window(req.query);
-      let track = await trackOf(d, from, to);
+      const format = req.query.format ?? 'geojson';
+      let track = await trackOf(d, from, to, format === 'geojson' ? TRACK_GEOJSON_FIELDS : undefined);
       if (req.query.simplify) {
         const tol = req.query.simplify;
         track = tracksCall(() => simplifyTrack(track, tol));
       }
-      const file = tracksCall(() => exportTrack(track, req.query.format ?? 'geojson', { split: req.query.split ?? false, name: d.name ?? d.id }));
+      const file = tracksCall(() => exportTrack(track, format, { split: req.query.split ?? false, name: d.name ?? d.id }));
       const stamp = new Date(from).toISOString().slice(0, 16).replace(/[:T]/g, '');
       return reply.header('content-type', file.contentType).header('content-disposition', `inline; filename="${d.id}-${stamp}.${file.extension}"`).send(file.body);
     },
@@ -200,7 +206,7 @@ export function registerTrackRoutes(secured: FastifyInstance, ctx: TrackRoutesCo
         const from = Math.min(...claims.filter((c) => c.vehicle === id).map((c) => c.start));
         const to = Math.max(...claims.filter((c) => c.vehicle === id).map((c) => c.end));
         if (to - from > api.maxRangeDays * 86_400_000) throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `the claims of ${id} span more than ${api.maxRangeDays} days: send them in parts`);
-        tracks.set(id, await trackOf(d, from, to));
+        tracks.set(id, await trackOf(d, from, to, MATCH_FIELDS));
       }
       return { lines: tracksCall(() => reconcile(claims, tracks, networkOf())) };
     },

@@ -9,6 +9,7 @@
 import { performance } from 'node:perf_hooks';
 import { silentLogger } from '@hatake/runtime';
 import { InfluxStore, influxIdent, influxLiteral } from '@hatake/store';
+import { TRACK_GEOJSON_FIELDS } from '@hatake/gateway';
 import { influxSettings, loadTracks, type DayResult } from '../tracks.ts';
 
 const spec = JSON.parse(process.argv[2]!) as { db: { url: string; username: string; password: string }; device: string; from: number; to: number; toleranceM: number; warmup: number; runs: number };
@@ -42,7 +43,8 @@ const runs: { total: number; read: number; fromRows: number; simplify: number; e
 const hand: { influxMs: number; parseMs: number; bytes: number }[] = [];
 for (let r = 0; r < spec.warmup + spec.runs; r++) {
   const t0 = performance.now();
-  const rows = await store.samples({ kind: 'plow', device: spec.device, from: spec.from, to: spec.to, limit: MAX_POINTS + 1 });
+  // the fields the track route reads for GeoJSON
+  const rows = await store.samples({ kind: 'plow', device: spec.device, from: spec.from, to: spec.to, limit: MAX_POINTS + 1, fields: TRACK_GEOJSON_FIELDS });
   const t1 = performance.now();
   const track = tracks.trackFromRows(spec.device, 'plow', rows as unknown as Record<string, unknown>[]);
   const t2 = performance.now();

@@ -264,7 +264,8 @@ export class EmbeddedStore implements TelemetryStore {
     const params = { device: query.device, from: BigInt(Math.trunc(query.from)) * 1_000_000n, to: BigInt(Math.trunc(query.to)) * 1_000_000n, limit: Math.trunc(query.limit) };
     const where = 'WHERE device = $device AND ts >= $from AND ts < $to';
     if (query.every === undefined) {
-      const rows = await this.select(`SELECT ts // 1000000 AS t, * FROM ${q(query.kind)} ${where} ORDER BY ts LIMIT $limit`, params);
+      const columns = query.fields ? SAMPLE_FIELDS[query.kind].filter((f) => f.name === 'seq' || query.fields!.includes(f.name)).map((f) => q(f.name)).join(', ') : '*';
+      const rows = await this.select(`SELECT ts // 1000000 AS t, ${columns} FROM ${q(query.kind)} ${where} ORDER BY ts LIMIT $limit`, params);
       return rows.map((r) => sampleFromRow(query.kind, r));
     }
     const every = BigInt(Math.trunc(query.every));
