@@ -29,7 +29,11 @@ describe('Backoff', () => {
     expect([b.next(), b.next(), b.next()]).toEqual([750, 1000, 4000]);
     const spread = new Set(Array.from({ length: 50 }, () => new Backoff({ initialMs: 1000 }).next()));
     expect(spread.size).toBeGreaterThan(10); // Math.random by default: clients do not knock together
-    for (const d of spread) expect(d).toBeGreaterThan(500);
+    // 1000 × (1 − 0.5 × r) for r in [0, 1): above 500 before rounding, so at least 500 after
+    for (const d of spread) {
+      expect(d).toBeGreaterThanOrEqual(500);
+      expect(d).toBeLessThanOrEqual(1000);
+    }
   });
 
   it('caps at 30 s by default, and never below the first delay', () => {
