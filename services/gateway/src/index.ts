@@ -5,4 +5,4 @@ export * from './metrics.ts';
 export * from './schemas.ts';
 export * from './time.ts';
 export * from './replay.ts';
-export { TRACK_GEOJSON_FIELDS } from './tracks-routes.ts';
+export { TRACK_GEOJSON_FIELDS, TRACK_MATCH_FIELDS } from './tracks-routes.ts';

@@ -58,7 +58,7 @@ const ReconcileQuery = Type.Object({ offset: Type.Optional(Type.String({ pattern
 /** What a GeoJSON track needs of each sample: position and fix, and what simplification keeps changes of (blade, spreader). A day at 1 Hz is a heavy read: the rest stays in the store. */
 export const TRACK_GEOJSON_FIELDS = ['lat', 'lon', 'fix', 'blade', 'spread', 'material'] as const;
 /** What road matching needs of each sample (coverage, storm, reconciliation). */
-const MATCH_FIELDS = ['lat', 'lon', 'fix', 'blade', 'speed', 'heading'] as const;
+export const TRACK_MATCH_FIELDS = ['lat', 'lon', 'fix', 'blade', 'speed', 'heading'] as const;
 
 /** A TracksError is the caller's to fix: 400 with its message. */
 function tracksCall<T>(work: () => T): T {
@@ -116,7 +116,7 @@ export function registerTrackRoutes(secured: FastifyInstance, ctx: TrackRoutesCo
     const worker = async (): Promise<void> => {
       while (next < list.length) {
         const i = next++;
-        out[i] = await trackOf(list[i]!, from, to, MATCH_FIELDS);
+        out[i] = await trackOf(list[i]!, from, to, TRACK_MATCH_FIELDS);
       }
     };
     await Promise.all([worker(), worker()]);
@@ -206,7 +206,7 @@ export function registerTrackRoutes(secured: FastifyInstance, ctx: TrackRoutesCo
         const from = Math.min(...claims.filter((c) => c.vehicle === id).map((c) => c.start));
         const to = Math.max(...claims.filter((c) => c.vehicle === id).map((c) => c.end));
         if (to - from > api.maxRangeDays * 86_400_000) throw new GatewayError('HATAKE_ERR_GATEWAY_BAD_REQUEST', `the claims of ${id} span more than ${api.maxRangeDays} days: send them in parts`);
-        tracks.set(id, await trackOf(d, from, to, MATCH_FIELDS));
+        tracks.set(id, await trackOf(d, from, to, TRACK_MATCH_FIELDS));
       }
       return { lines: tracksCall(() => reconcile(claims, tracks, networkOf())) };
     },

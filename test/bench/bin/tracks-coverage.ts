@@ -16,6 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import { silentLogger } from '@hatake/runtime';
 import { InfluxStore } from '@hatake/store';
+import { TRACK_MATCH_FIELDS } from '@hatake/gateway';
 import { gridRoads, influxSettings, loadTracks, plowDay, plowId, type BenchTrack, type CoverageRunResult, type CoverageSpec } from '../tracks.ts';
 
 const spec = JSON.parse(process.argv[2]!) as CoverageSpec;
@@ -44,7 +45,7 @@ if (spec.source === 'influx') {
   const reader = async (): Promise<void> => {
     while (next < spec.plows) {
       const i = next++;
-      const rows = await store.samples({ kind: 'plow', device: plowId(i), from: spec.from, to: spec.to, limit: MAX_POINTS + 1 });
+      const rows = await store.samples({ kind: 'plow', device: plowId(i), from: spec.from, to: spec.to, limit: MAX_POINTS + 1, fields: TRACK_MATCH_FIELDS });
       const s = performance.now();
       read[i] = tracks.trackFromRows(plowId(i), 'plow', rows as unknown as Record<string, unknown>[]);
       fromRowsMs += performance.now() - s;
