@@ -10,6 +10,7 @@ import { age, commandStatus, latency, speedKmh } from './format.ts';
 import { LiveLink } from './live.ts';
 import { FleetMap } from './map.ts';
 import { MachinePanel } from './panel.ts';
+import { isReplayMessage, maySeePlows, ReviewView } from './review.ts';
 import { mayCommand, type CommandView, type Session } from './types.ts';
 
 /** Telemetry messages per second per machine the map asks for (tractors send 5). */
@@ -33,10 +34,15 @@ export function startApp(root: HTMLElement, session: Session, signOut: (why?: st
   const estopAllStatus = h('div', { class: 'estop-all-status', 'data-testid': 'estop-all-status', role: 'status' });
   // built for operators and admins only (a viewer gets no command controls at all); hidden until a machine they may command is known
   const estopAll = isOperator ? h('button', { class: 'estop estop-all', 'data-testid': 'estop-all', hidden: true, onclick: () => void stopAll() }, 'STOP ALL') : undefined;
+  // the plow review (road crews and admins): a second view beside the live map
+  let review: ReviewView | undefined;
+  const viewLive = maySeePlows(user) ? h('button', { class: 'view-switch', 'data-testid': 'view-live', 'aria-pressed': 'true', onclick: () => showView('live') }, 'Live') : undefined;
+  const viewReview = maySeePlows(user) ? h('button', { class: 'view-switch', 'data-testid': 'view-review', 'aria-pressed': 'false', onclick: () => showView('review') }, 'Plow review') : undefined;
   const header = h(
     'header',
     { class: 'top' },
     h('div', { class: 'brand' }, 'hatake'),
+    viewLive && h('nav', { class: 'views', 'aria-label': 'Views' }, viewLive, viewReview),
     conn,
     estopAll,
     estopAllStatus,
@@ -51,9 +57,26 @@ export function startApp(root: HTMLElement, session: Session, signOut: (why?: st
   const alarmsEl = h('section', { class: 'alarms', 'data-testid': 'alarms' });
   const fleetList = h('ul', { class: 'fleet', 'data-testid': 'fleet-list' });
   const side = h('aside', { class: 'side' }, panel.el, alarmsEl, h('section', { class: 'fleet-box' }, h('h3', {}, 'Machines'), fleetList));
-  fill(root, header, h('main', { class: 'layout' }, mapEl, side));
+  const liveMain = h('main', { class: 'layout', 'data-testid': 'live-view' }, mapEl, side);
+  fill(root, header, liveMain);
   const map = new FleetMap(mapEl, (id) => select(id));
-  const resized = (): void => map.resize();
+  const resized = (): void => {
+    map.resize();
+    review?.resize();
+  };
+  function showView(which: 'live' | 'review'): void {
+    if (which === 'review' && !review) {
+      review = new ReviewView({ token: session.token, onUnauthorized: () => signOut('Your session has ended: sign in again.'), send: (m) => live.send(m) });
+      root.append(review.el);
+    }
+    liveMain.hidden = which !== 'live';
+    if (review) review.el.hidden = which !== 'review';
+    viewLive?.setAttribute('aria-pressed', String(which === 'live'));
+    viewReview?.setAttribute('aria-pressed', String(which === 'review'));
+    document.body.dataset['view'] = which;
+    if (which === 'review') review?.show();
+    else map.resize();
+  }
   window.addEventListener('resize', resized);
 
   const rows = new Map<string, HTMLElement>();
@@ -222,7 +245,11 @@ export function startApp(root: HTMLElement, session: Session, signOut: (why?: st
       // after a reconnection: catch up on what was missed while away
       if (opened++ > 0) void refresh();
     },
-    onMessage: (m) => fleet.apply(m),
+    // replayed telemetry (marked `replay`) and replay states go to the review, never to the live fleet
+    onMessage: (m) => {
+      if (isReplayMessage(m)) review?.handle(m);
+      else fleet.apply(m);
+    },
     onState: setConn,
     onExpired: () => signOut('Your session has expired: sign in again.'),
     onPong: (sentAt, t) => fleet.pong(sentAt, t),
@@ -254,6 +281,7 @@ export function startApp(root: HTMLElement, session: Session, signOut: (why?: st
 
   return () => {
     clearInterval(ticker);
+    review?.stop();
     window.removeEventListener('resize', resized);
     live.stop();
   };

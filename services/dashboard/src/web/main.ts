@@ -31,6 +31,7 @@ function signOut(notice?: string): void {
   stop = undefined;
   sessionStorage.removeItem(KEY);
   delete document.body.dataset['signedIn'];
+  delete document.body.dataset['view'];
   showSignIn(root, signedIn, notice);
 }
 
