@@ -1,7 +1,7 @@
 /**
  * `hatake prescription` as an agronomist meets it: the sample stack in, every
- * output and a readable summary out; bad input refused with its code and
- * exit code 2.
+ * output and a readable summary out (as a program); bad input refused with its
+ * code and exit code 2 (through the same command function, in this process).
  */
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,11 +9,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '@hatake/testkit';
+import { prescriptionCommand } from '../src/prescription.ts';
 
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const IN = fileURLToPath(new URL('../../../packages/vrt/test/fixtures/in/', import.meta.url));
 const hatake = (args: string[]) => run('node', ['--conditions=@hatake/source', '--import', 'tsx', main, 'prescription', ...args], { timeoutMs: 60_000 });
 let dir: string;
+
+/** Runs the command in this process, its output captured. */
+async function inProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stream = (sink: string[]): NodeJS.WriteStream => ({ isTTY: false, write: (chunk: string) => sink.push(chunk) > 0 }) as unknown as NodeJS.WriteStream;
+  const code = await prescriptionCommand(args, { stdout: stream(out), stderr: stream(err) });
+  return { code, stdout: out.join(''), stderr: err.join('') };
+}
 const stack = (over: Record<string, string> = {}): string[] => Object.entries({ yield: 'yield.tif', moisture: 'moisture.tif', ndvi: 'ndvi.tif', organic: 'organic.tif', field: 'field.geojson', ...over }).flatMap(([k, f]) => [`--${k}`, join(IN, f)]);
 
 beforeAll(async () => {
@@ -46,7 +56,8 @@ describe('hatake prescription', () => {
     ['an unknown terminal profile', [...stack(), '--profiles', 'tractor-9000'], /unknown terminal profile\(s\) tractor-9000/],
     ['a missing required layer', stack().slice(2), /missing --yield/],
   ])('%s: exit code 2 and the reason', async (_, args, why) => {
-    const r = await hatake([...args, '--out', join(dir, 'bad')]);
+    // in-process (the spawn above covers the command as a program): the same function main.ts calls
+    const r = await inProcess([...args, '--out', join(dir, 'bad')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(why);
   });
