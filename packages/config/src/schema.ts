@@ -293,6 +293,9 @@ export const GatewaySettings = Type.Object(
         ),
         tileAttribution: Type.String({ maxLength: 512, default: '', description: 'attribution shown with the tiles (required by most tile providers)' }),
         tileMaxZoom: Type.Integer({ minimum: 1, maximum: 24, default: 19 }),
+        prescriptionUrl: Type.Optional(
+          Type.String({ pattern: '^https?://[^\\s]+$', maxLength: 1024, description: "the prescription service's URL as browsers reach it (its origin must be in prescription.corsOrigins); the dashboard offers the Prescriptions view only with it" }),
+        ),
       },
       { default: {}, additionalProperties: false, description: 'the web dashboard the gateway serves at /' },
     ),
@@ -322,6 +325,12 @@ export const PrescriptionSettings = Type.Object(
     jobTtlHours: Type.Number({ minimum: 0.01, maximum: 24 * 365, default: 72, description: 'a finished job (its outputs) is removed this long after it finished' }),
     maxCells: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 31, description: "most cells a layer may have; without it, the engine's own limit" })),
     jobMemoryMb: Type.Integer({ minimum: 64, maximum: 65_536, default: 2048, description: "heap limit of a run's own thread; a run that needs more fails alone, the service carries on" }),
+    corsOrigins: Type.Optional(
+      Type.Array(Type.String({ pattern: '^https?://[^\\s/]+$', maxLength: 256 }), {
+        maxItems: 32,
+        description: "origins (scheme://host:port) whose pages may call this service from a browser — the gateway's, for the dashboard's Prescriptions view; none when not set",
+      }),
+    ),
   },
   { default: {}, additionalProperties: false },
 );

@@ -81,13 +81,17 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
     const ingest = buildIngest(config, { logger: opts.logger, store, password: services[config.ingest.username] ?? '', mqttUrl: brokerAddr.mqtt.url });
     stops.push(() => ingest.stop());
     const ingestAddr = await ingest.start();
-    const gateway = buildGateway(config, { logger: opts.logger, store, password: services[config.gateway.username] ?? '', mqttUrl: brokerAddr.mqtt.url });
+    // the dashboard's Prescriptions view calls the prescription service (another port) straight from the browser:
+    // the gateway tells the page its URL, the service allows the gateway's origin (CORS) and no other
+    const prescriptionLink: { url?: string } = {};
+    const gateway = buildGateway(config, { logger: opts.logger, store, password: services[config.gateway.username] ?? '', mqttUrl: brokerAddr.mqtt.url, prescriptionUrl: () => prescriptionLink.url, samplesDir: SAMPLES });
     stops.push(() => gateway.stop());
     const gatewayAddr = await gateway.start();
     // prescriptions sign in with the gateway's tokens
-    const prescription = buildPrescriptionService(config, { logger: opts.logger, tokens: gateway.tokens });
+    const prescription = buildPrescriptionService(config, { logger: opts.logger, tokens: gateway.tokens, corsOrigins: [...(config.prescription.corsOrigins ?? []), new URL(gatewayAddr.http.url).origin] });
     stops.push(() => prescription.stop());
     const prescriptionAddr = await prescription.start();
+    prescriptionLink.url = prescriptionAddr.url;
     const fleet = buildFleet(config, { secrets: generated.secrets, logger: opts.logger, url: brokerAddr.mqtt.url });
     // the fleet stops first (devices say goodbye), then ingest writes what it has
     stops.push(async () => {

@@ -4,7 +4,7 @@
  * the field boundaries of the farms the user may see, the road network, and
  * a tile layer only when one is configured (`gateway.dashboard.tileUrl`).
  */
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -12,6 +12,7 @@ import Type from 'typebox';
 import { canSeeFarm } from '@hatake/auth';
 import type { Config } from '@hatake/config';
 import { DASHBOARD_BUILD_COMMAND, DASHBOARD_DIST } from '@hatake/dashboard';
+import { GatewayError } from './errors.ts';
 import { errors } from './schemas.ts';
 
 const Feature = Type.Object({ type: Type.Literal('Feature'), properties: Type.Object({}, { additionalProperties: true }), geometry: Type.Object({}, { additionalProperties: true }) });
@@ -21,6 +22,7 @@ export const MapReply = Type.Object({
   fields: Collection,
   roads: Collection,
   tiles: Type.Union([Type.Object({ url: Type.String(), attribution: Type.String(), maxZoom: Type.Integer() }), Type.Null()], { description: 'a raster tile layer, when configured (gateway.dashboard.tileUrl)' }),
+  prescriptionUrl: Type.Union([Type.String(), Type.Null()], { description: "the prescription service's URL for the browser (gateway.dashboard.prescriptionUrl, or the demo's), or null: no Prescriptions view" }),
 });
 
 interface GeoFeature {
@@ -30,7 +32,7 @@ interface GeoFeature {
 }
 
 /** Registers `GET /api/v1/map` on the signed-in scope: fields of the farms the user may see, every road. */
-export function registerMapRoute(secured: FastifyInstance, config: Config): void {
+export function registerMapRoute(secured: FastifyInstance, config: Config, prescriptionUrl?: () => string | undefined): void {
   // the configuration is frozen: the features are built once
   const fieldsByFarm = new Map<string, GeoFeature[]>(
     config.farms.map((farm) => [farm.id, farm.fields.map((f) => ({ type: 'Feature' as const, properties: { id: f.id, name: f.name, farm: farm.id, areaHa: Math.round(f.areaHa * 100) / 100 }, geometry: f.boundary.geometry }))]),
@@ -45,7 +47,42 @@ export function registerMapRoute(secured: FastifyInstance, config: Config): void
       fields: { type: 'FeatureCollection' as const, features: [...fieldsByFarm].flatMap(([farm, features]) => (canSeeFarm(req.user!, farm) ? features : [])) },
       roads,
       tiles,
+      prescriptionUrl: prescriptionUrl?.() ?? d.prescriptionUrl ?? null,
     }),
+  );
+}
+
+/** The sample files of a prescription (Iwamizawa), by name: a fixed list, nothing else is served. */
+export const PRESCRIPTION_SAMPLES: Readonly<Record<string, string>> = {
+  'yield.tif': 'image/tiff',
+  'moisture.tif': 'image/tiff',
+  'ndvi.tif': 'image/tiff',
+  'organic.tif': 'image/tiff',
+  'field.geojson': 'application/geo+json',
+};
+
+/**
+ * Registers `GET /api/v1/samples/prescription/:name` on the signed-in scope: the sample rasters and field of `dir`
+ * (the demo passes the engine's Iwamizawa fixtures), read-only, only the names of {@link PRESCRIPTION_SAMPLES};
+ * without `dir` every name answers 404.
+ */
+export function registerSampleRoute(secured: FastifyInstance, dir: string | undefined): void {
+  secured.get<{ Params: { name: string } }>(
+    '/api/v1/samples/prescription/:name',
+    {
+      schema: {
+        summary: 'A sample input of a prescription (yield.tif, moisture.tif, ndvi.tif, organic.tif, field.geojson), when the deployment has samples (the demo)',
+        tags: ['map'],
+        params: Type.Object({ name: Type.String({ maxLength: 64 }) }),
+        response: { ...errors(401, 404) },
+      },
+    },
+    async (req, reply) => {
+      const type = Object.hasOwn(PRESCRIPTION_SAMPLES, req.params.name) ? PRESCRIPTION_SAMPLES[req.params.name] : undefined;
+      const path = dir !== undefined && type !== undefined ? join(dir, req.params.name) : undefined;
+      if (path === undefined || !existsSync(path)) throw new GatewayError('HATAKE_ERR_GATEWAY_NOT_FOUND', `no sample ${req.params.name}`);
+      return reply.type(type!).header('cache-control', 'private, max-age=3600').header('content-disposition', `attachment; filename="${req.params.name}"`).send(createReadStream(path));
+    },
   );
 }
 

@@ -15,7 +15,7 @@ import { Decoder, HEARTBEAT_TOPIC, SCHEMA_VERSION, deviceChannelFilter, type Hea
 import { connectService, reconnectCounter, settledWithin, type Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
 import { CommandCenter, supervises } from './commands.ts';
-import { registerDashboard, registerMapRoute } from './dashboard.ts';
+import { registerDashboard, registerMapRoute, registerSampleRoute } from './dashboard.ts';
 import { GatewayError } from './errors.ts';
 import { LiveHub } from './live.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
@@ -61,6 +61,10 @@ export interface GatewayDeps {
   readonly metrics?: GatewayMetrics;
   /** The built dashboard to serve at `/` (default: the dashboard package's `dist/web`). */
   readonly dashboardDir?: string;
+  /** The prescription service's URL for the dashboard, when it differs from `gateway.dashboard.prescriptionUrl` (the demo's, known once it listens). */
+  readonly prescriptionUrl?: () => string | undefined;
+  /** Where the sample inputs of a prescription are (served read-only at `/api/v1/samples/prescription/:name`); default none. */
+  readonly samplesDir?: string;
 }
 
 export interface Gateway {
@@ -354,7 +358,8 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
       secured.addHook('preValidation', authenticate);
 
       registerTrackRoutes(secured, { config, store: deps.store, now, visibleDevice, storeCall: store });
-      registerMapRoute(secured, config);
+      registerMapRoute(secured, config, deps.prescriptionUrl);
+      registerSampleRoute(secured, deps.samplesDir);
 
       secured.get('/api/v1/me', { schema: { summary: 'Who is signed in', tags: ['auth'], response: { 200: UserView, ...errors(401) } } }, async (req) => userView(req.user!));
 

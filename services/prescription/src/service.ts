@@ -34,6 +34,8 @@ export interface PrescriptionDeps {
   readonly dataDir?: string;
   readonly now?: () => number;
   readonly metrics?: PrescriptionMetrics;
+  /** Origins whose pages may call the service from a browser (CORS), when they differ from `prescription.corsOrigins`. */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface PrescriptionService {
@@ -116,6 +118,26 @@ export function buildPrescriptionService(config: Config, deps: PrescriptionDeps)
     log.error({ err, route: req.routeOptions.url }, 'request failed');
     return reply.code(500).send(new PrescriptionError('HATAKE_ERR_PRESCRIPTION_INTERNAL', 'internal error').body());
   });
+  // CORS for the listed origins only (the gateway's, whose dashboard has a Prescriptions view): the token travels in the
+  // Authorization header, never in cookies, so no credentials mode; any other origin gets no CORS headers at all
+  const corsOrigins = new Set(deps.corsOrigins ?? settings.corsOrigins ?? []);
+  if (corsOrigins.size > 0) {
+    app.addHook('onRequest', async (req, reply) => {
+      const origin = req.headers.origin;
+      reply.header('vary', 'Origin');
+      if (origin === undefined || !corsOrigins.has(origin)) return;
+      reply.header('access-control-allow-origin', origin).header('access-control-expose-headers', 'Content-Disposition, ETag, Content-Length');
+      if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
+        return reply
+          .code(204)
+          .header('access-control-allow-methods', 'GET, POST, DELETE')
+          .header('access-control-allow-headers', 'Authorization, Content-Type')
+          .header('access-control-max-age', '600')
+          .send();
+      }
+      return undefined;
+    });
+  }
   app.setNotFoundHandler((req, reply) => reply.code(404).send(new PrescriptionError('HATAKE_ERR_PRESCRIPTION_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).body()));
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unknown';

@@ -10,6 +10,7 @@ import { age, commandStatus, latency, speedKmh } from './format.ts';
 import { LiveLink } from './live.ts';
 import { FleetMap } from './map.ts';
 import { MachinePanel } from './panel.ts';
+import { mayPrescribe, PrescriptionsView } from './prescriptions.ts';
 import { isReplayMessage, maySeePlows, ReviewView } from './review.ts';
 import { mayCommand, type CommandView, type Session } from './types.ts';
 
@@ -36,13 +37,18 @@ export function startApp(root: HTMLElement, session: Session, signOut: (why?: st
   const estopAll = isOperator ? h('button', { class: 'estop estop-all', 'data-testid': 'estop-all', hidden: true, onclick: () => void stopAll() }, 'STOP ALL') : undefined;
   // the plow review (road crews and admins): a second view beside the live map
   let review: ReviewView | undefined;
-  const viewLive = maySeePlows(user) ? h('button', { class: 'view-switch', 'data-testid': 'view-live', 'aria-pressed': 'true', onclick: () => showView('live') }, 'Live') : undefined;
+  // the prescriptions (agronomists and admins): a third view, offered once the gateway names the prescription service
+  let prescriptions: PrescriptionsView | undefined;
+  let prescriptionUrl: string | undefined;
+  let farms: string[] = user.farms.filter((f) => f !== '*');
+  const viewLive = maySeePlows(user) || mayPrescribe(user) ? h('button', { class: 'view-switch', 'data-testid': 'view-live', 'aria-pressed': 'true', onclick: () => showView('live') }, 'Live') : undefined;
   const viewReview = maySeePlows(user) ? h('button', { class: 'view-switch', 'data-testid': 'view-review', 'aria-pressed': 'false', onclick: () => showView('review') }, 'Plow review') : undefined;
+  const viewPrescriptions = mayPrescribe(user) ? h('button', { class: 'view-switch', 'data-testid': 'view-prescriptions', 'aria-pressed': 'false', hidden: true, onclick: () => showView('prescriptions') }, 'Prescriptions') : undefined;
   const header = h(
     'header',
     { class: 'top' },
     h('div', { class: 'brand' }, 'hatake'),
-    viewLive && h('nav', { class: 'views', 'aria-label': 'Views' }, viewLive, viewReview),
+    viewLive && h('nav', { class: 'views', 'aria-label': 'Views' }, viewLive, viewReview, viewPrescriptions),
     conn,
     estopAll,
     estopAllStatus,
@@ -63,18 +69,27 @@ export function startApp(root: HTMLElement, session: Session, signOut: (why?: st
   const resized = (): void => {
     map.resize();
     review?.resize();
+    prescriptions?.resize();
   };
-  function showView(which: 'live' | 'review'): void {
+  function showView(which: 'live' | 'review' | 'prescriptions'): void {
     if (which === 'review' && !review) {
       review = new ReviewView({ token: session.token, onUnauthorized: () => signOut('Your session has ended: sign in again.'), send: (m) => live.send(m) });
       root.append(review.el);
     }
+    if (which === 'prescriptions' && !prescriptions) {
+      if (prescriptionUrl === undefined) return;
+      prescriptions = new PrescriptionsView({ token: session.token, onUnauthorized: () => signOut('Your session has ended: sign in again.'), serviceUrl: prescriptionUrl, farms });
+      root.append(prescriptions.el);
+    }
     liveMain.hidden = which !== 'live';
     if (review) review.el.hidden = which !== 'review';
+    if (prescriptions) prescriptions.el.hidden = which !== 'prescriptions';
     viewLive?.setAttribute('aria-pressed', String(which === 'live'));
     viewReview?.setAttribute('aria-pressed', String(which === 'review'));
+    viewPrescriptions?.setAttribute('aria-pressed', String(which === 'prescriptions'));
     document.body.dataset['view'] = which;
     if (which === 'review') review?.show();
+    else if (which === 'prescriptions') prescriptions?.show();
     else map.resize();
   }
   window.addEventListener('resize', resized);
@@ -270,6 +285,12 @@ export function startApp(root: HTMLElement, session: Session, signOut: (why?: st
     try {
       const [view, devices, alarms] = await Promise.all([api.map(), api.devices(), api.alarms()]);
       map.setBase(view);
+      if (viewPrescriptions && view.prescriptionUrl) {
+        prescriptionUrl = view.prescriptionUrl;
+        // the farms the user may make prescriptions for: their own, or (an admin's '*') every farm on the map
+        farms = [...new Set([...farms, ...view.fields.features.map((f) => f.properties.farm)])].sort();
+        viewPrescriptions.hidden = false;
+      }
       fleet.load(devices);
       fleet.loadAlarms(alarms);
       live.start();
@@ -282,6 +303,7 @@ export function startApp(root: HTMLElement, session: Session, signOut: (why?: st
   return () => {
     clearInterval(ticker);
     review?.stop();
+    prescriptions?.stop();
     window.removeEventListener('resize', resized);
     live.stop();
   };

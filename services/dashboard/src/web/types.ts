@@ -83,6 +83,8 @@ export interface MapView {
   readonly fields: FeatureCollection<Polygon | MultiPolygon, { id: string; name: string; farm: string; areaHa: number }>;
   readonly roads: FeatureCollection<LineString, { id: string; name: string; class: number }>;
   readonly tiles: { readonly url: string; readonly attribution: string; readonly maxZoom: number } | null;
+  /** The prescription service's URL for the browser, or null (no Prescriptions view). */
+  readonly prescriptionUrl?: string | null;
 }
 
 /** Server → client messages of the live stream the dashboard uses. */
