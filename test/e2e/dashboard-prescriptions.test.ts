@@ -9,79 +9,16 @@
  * on its own port: CORS allows the gateway's origin, and no other.
  * A failing step leaves a screenshot in test-results/dashboard-prescriptions/.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoTestEnv } from '@hatake/testkit';
-import { startDemo, type Demo } from '@hatake/cli';
-import { ensureDashboardBuilt } from '@hatake/dashboard';
-import { silentLogger } from '@hatake/runtime';
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { dashboardStack } from './browser.ts';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const artefacts = join(root, 'test-results', 'dashboard-prescriptions');
-/** Debian's chromium (never `playwright install`), with the flags of shared/STACK.md. */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-let data: string;
-let demo: Demo;
-let browser: Browser;
-let base: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  await ensureDashboardBuilt();
-  data = await mkdtemp(join(tmpdir(), 'hatake-dashboard-prescriptions-e2e-'));
-  demo = await startDemo({
-    configFile: join(root, 'config', 'hatake.yaml'),
-    env: demoTestEnv(data),
-    logger: silentLogger(),
-    cost: { ln: 10, r: 8, p: 1 },
-    tokensFor: ['agronomist'],
-  });
-  base = `${demo.addresses.gateway.url}/`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await demo?.stop();
-  if (data) await rm(data, { recursive: true, force: true });
-});
-
-async function newPage(): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return page;
-}
-
-/** Runs a step; on failure saves a screenshot of the page as an artefact, then fails. */
-async function step(page: Page, name: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    await mkdir(artefacts, { recursive: true });
-    await page.screenshot({ path: join(artefacts, `${name}.png`), fullPage: true }).catch(() => undefined);
-    throw err;
-  }
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(base);
-  await page.getByTestId('signin-username').fill(username);
-  await page.getByTestId('signin-password').fill(demo.secrets.users[username]!);
-  await page.getByTestId('signin-submit').click();
-  await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
-}
+const stack = dashboardStack('dashboard-prescriptions', { tokensFor: ['agronomist'] });
+const { newPage, step, signIn } = stack;
 
 describe('the prescriptions page', () => {
   it('is not offered to viewers', async () => {
-    const viewer = await newPage();
+    const viewer = await newPage({ width: 1280, height: 900 });
     await step(viewer, 'viewer-no-view', async () => {
       await signIn(viewer, 'viewer');
       expect(await viewer.getByTestId('view-prescriptions').count()).toBe(0);
@@ -89,8 +26,8 @@ describe('the prescriptions page', () => {
   });
 
   it('lets the prescription service be called from the gateway origin only', async () => {
-    const gateway = new URL(demo.addresses.gateway.url).origin;
-    const url = `${demo.addresses.prescription.url}/api/v1/prescriptions`;
+    const gateway = new URL(stack.demo.addresses.gateway.url).origin;
+    const url = `${stack.demo.addresses.prescription.url}/api/v1/prescriptions`;
     const preflight = (origin: string): Promise<Response> =>
       fetch(url, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' } });
     const ok = await preflight(gateway);
@@ -104,9 +41,9 @@ describe('the prescriptions page', () => {
     expect(unauthorized.status).toBe(401);
     expect(unauthorized.headers.get('access-control-allow-origin')).toBe(gateway);
     // the samples: signed in, a fixed list
-    const sample = `${demo.addresses.gateway.url}/api/v1/samples/prescription`;
+    const sample = `${stack.demo.addresses.gateway.url}/api/v1/samples/prescription`;
     expect((await fetch(`${sample}/yield.tif`)).status).toBe(401);
-    const auth = { authorization: `Bearer ${demo.tokens['agronomist']!}` };
+    const auth = { authorization: `Bearer ${stack.demo.tokens['agronomist']!}` };
     const tif = await fetch(`${sample}/yield.tif`, { headers: auth });
     expect(tif.status).toBe(200);
     expect(Buffer.from(await tif.arrayBuffer()).subarray(0, 2).toString('latin1')).toMatch(/^(II|MM)$/);
@@ -115,7 +52,7 @@ describe('the prescriptions page', () => {
   });
 
   it('makes a prescription from the sample: progress, zones on the map, legend, savings, downloads', async () => {
-    const page = await newPage();
+    const page = await newPage({ width: 1280, height: 900 });
     const startedAt = Date.now();
     await step(page, 'open', async () => {
       await signIn(page, 'agronomist');

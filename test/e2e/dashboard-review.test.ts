@@ -9,74 +9,13 @@
  * p-iwa-1 (half an hour ago) so that a 60x replay lasts long enough to watch.
  * A failing step leaves a screenshot in test-results/dashboard-review/.
  */
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoTestEnv } from '@hatake/testkit';
-import { startDemo, type Demo } from '@hatake/cli';
-import { ensureDashboardBuilt } from '@hatake/dashboard';
-import { silentLogger } from '@hatake/runtime';
+import { readFile } from 'node:fs/promises';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { dashboardStack } from './browser.ts';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const artefacts = join(root, 'test-results', 'dashboard-review');
-/** Debian's chromium (never `playwright install`), with the flags of shared/STACK.md. */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-let data: string;
-let demo: Demo;
-let browser: Browser;
-let base: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  await ensureDashboardBuilt();
-  data = await mkdtemp(join(tmpdir(), 'hatake-dashboard-review-e2e-'));
-  demo = await startDemo({
-    configFile: join(root, 'config', 'hatake.yaml'),
-    env: demoTestEnv(data),
-    logger: silentLogger(),
-    cost: { ln: 10, r: 8, p: 1 },
-  });
-  base = `${demo.addresses.gateway.url}/`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await demo?.stop();
-  if (data) await rm(data, { recursive: true, force: true });
-});
-
-async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.newContext({ viewport, hasTouch: viewport.width < 1100 });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return page;
-}
-
-/** Runs a step; on failure saves a screenshot of the page as an artefact, then fails. */
-async function step(page: Page, name: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    await mkdir(artefacts, { recursive: true });
-    await page.screenshot({ path: join(artefacts, `${name}.png`), fullPage: true }).catch(() => undefined);
-    throw err;
-  }
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(base);
-  await page.getByTestId('signin-username').fill(username);
-  await page.getByTestId('signin-password').fill(demo.secrets.users[username]!);
-  await page.getByTestId('signin-submit').click();
-  await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
-}
+const stack = dashboardStack('dashboard-review');
+const { newPage, step, signIn } = stack;
 
 /** Ten minutes of p-iwa-1 at 1 Hz up National Route 12, half an hour ago: blade down, then up for the last three minutes. */
 async function seedEarlierRun(): Promise<{ from: number; to: number }> {
@@ -105,7 +44,7 @@ async function seedEarlierRun(): Promise<{ from: number; to: number }> {
       sample: { t: from + i * 1000, seq: 900_000 + i, fix: 'rtk_fixed' as const, lat: lat0 + (lat1 - lat0) * f, lon: lon0 + (lon1 - lon0) * f, alt: 18, hdop: 0.8, speed: 4, heading: 20, blade: down ? ('down' as const) : ('up' as const), spread: down ? 20 : 0, material: 'sand' as const, width: 3.7 },
     });
   }
-  await demo.store.writeSamples(records);
+  await stack.demo.store.writeSamples(records);
   return { from, to: from + (n - 1) * 1000 };
 }
 

@@ -8,75 +8,13 @@
  * is built once here if it is missing or stale. A failing step leaves a
  * screenshot in test-results/dashboard/.
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoTestEnv } from '@hatake/testkit';
-import { startDemo, type Demo } from '@hatake/cli';
-import { ensureDashboardBuilt } from '@hatake/dashboard';
-import { silentLogger } from '@hatake/runtime';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { dashboardStack } from './browser.ts';
 
-const root = resolve(import.meta.dirname, '..', '..');
-const artefacts = join(root, 'test-results', 'dashboard');
-/** Debian's chromium (never `playwright install`), with the flags of shared/STACK.md. */
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const TRACTORS = ['t-kita-1', 't-kita-2', 't-kuri-1', 't-kuri-2'];
-
-let data: string;
-let demo: Demo;
-let browser: Browser;
-let base: string;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  await ensureDashboardBuilt();
-  data = await mkdtemp(join(tmpdir(), 'hatake-dashboard-e2e-'));
-  demo = await startDemo({
-    configFile: join(root, 'config', 'hatake.yaml'),
-    env: demoTestEnv(data),
-    logger: silentLogger(),
-    cost: { ln: 10, r: 8, p: 1 },
-  });
-  base = `${demo.addresses.gateway.url}/`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
-}, 120_000);
-
-afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => undefined);
-  await browser?.close();
-  await demo?.stop();
-  if (data) await rm(data, { recursive: true, force: true });
-});
-
-async function newPage(viewport = { width: 1280, height: 800 }): Promise<Page> {
-  const context = await browser.newContext({ viewport, hasTouch: viewport.width < 1100 });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return page;
-}
-
-/** Runs a step; on failure saves a screenshot of the page as an artefact, then fails. */
-async function step(page: Page, name: string, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    await mkdir(artefacts, { recursive: true });
-    await page.screenshot({ path: join(artefacts, `${name}.png`), fullPage: true }).catch(() => undefined);
-    throw err;
-  }
-}
-
-async function signIn(page: Page, username: string): Promise<void> {
-  await page.goto(base);
-  await page.getByTestId('signin-username').fill(username);
-  await page.getByTestId('signin-password').fill(demo.secrets.users[username]!);
-  await page.getByTestId('signin-submit').click();
-  await page.locator('[data-testid="connection"][data-state="live"]').waitFor();
-}
+const stack = dashboardStack('dashboard');
+const { newPage, step, signIn } = stack;
 
 describe('the dashboard', () => {
   let admin: Page;
@@ -84,7 +22,7 @@ describe('the dashboard', () => {
   it('signs in with the gateway users and shows every machine live on the map', async () => {
     admin = await newPage();
     await step(admin, 'sign-in', async () => {
-      await admin.goto(base);
+      await admin.goto(stack.base);
       await admin.getByTestId('signin-username').fill('admin');
       await admin.getByTestId('signin-password').fill('not the password');
       await admin.getByTestId('signin-submit').click();
@@ -94,7 +32,7 @@ describe('the dashboard', () => {
       // every named machine of the sample deployment is listed; tractors and plows are on the map
       await expect.poll(() => admin.locator('[data-testid^="fleet-row-"]').count()).toBe(13);
       for (const id of [...TRACTORS, 'p-iwa-1', 'p-iwa-2', 'p-iwa-3']) await admin.getByTestId(`marker-${id}`).waitFor();
-      // the base map from the gateway: four field boundaries and the roads, drawn as SVG paths (no tiles, no WebGL)
+      // the stack.base map from the gateway: four field boundaries and the roads, drawn as SVG paths (no tiles, no WebGL)
       await expect.poll(() => admin.locator('.leaflet-overlay-pane path').count()).toBeGreaterThanOrEqual(4 + 10);
       await admin.getByTestId('estop-all').waitFor({ state: 'visible' });
     });
