@@ -133,9 +133,11 @@ describe('fuzz: 100,000 bad messages mixed into good traffic, through the broker
     // ── samples: exactly the good ones, once each, with the values sent ──
     const kindOf = new Map<string, DeviceKind>(devices.map((d) => [d.id, d.kind]));
     const window = { from: t0, to: DEVICE_TIME_MAX_MS };
-    const readAll = async (): Promise<Map<string, SampleRow[]>> =>
-      new Map(await Promise.all(devices.map(async (d) => [d.id, (await stack.store.samples({ kind: kindOf.get(d.id)!, device: d.id, ...window, limit: 1_000_000 })) as SampleRow[]] as const)));
-    let stored = new Map<string, SampleRow[]>();
+    // every field is read, seq among them
+    type FullRow = SampleRow & { readonly seq: number };
+    const readAll = async (): Promise<Map<string, FullRow[]>> =>
+      new Map(await Promise.all(devices.map(async (d) => [d.id, (await stack.store.samples({ kind: kindOf.get(d.id)!, device: d.id, ...window, limit: 1_000_000 })) as FullRow[]] as const)));
+    let stored = new Map<string, FullRow[]>();
     await waitFor(
       'every good sample in influxd',
       async () => {

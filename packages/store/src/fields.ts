@@ -40,6 +40,12 @@ export const SAMPLE_FIELDS: Readonly<Record<DeviceKind, readonly FieldDef[]>> = 
   sensor: defs({ ...base, ...(sensorFields as unknown as Record<string, TSchema>) }),
 };
 
+/** The stored fields a `fields` read selects: those of the kind that were asked for, in stored order; `seq` when none was (a row needs a column). */
+export function fieldsToRead(kind: DeviceKind, asked: readonly string[]): string[] {
+  const names = SAMPLE_FIELDS[kind].filter((f) => asked.includes(f.name)).map((f) => f.name);
+  return names.length > 0 ? names : ['seq'];
+}
+
 /** Numeric fields (averaged when downsampling); the others keep their last value. */
 export function isNumeric(f: FieldDef): boolean {
   return (f.type === 'float' || f.type === 'int') && f.name !== 'seq';

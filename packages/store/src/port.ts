@@ -45,8 +45,8 @@ export interface AuditRecord {
   readonly latencyMs?: number;
 }
 
-/** A stored sample as read back: device time, sequence number and the fields it had. */
-export type SampleRow = { readonly t: number; readonly seq: number } & Readonly<Record<string, number | string | boolean[] | undefined>>;
+/** A stored sample as read back: device time, sequence number and the fields it had (a `fields` read: only those asked for). */
+export type SampleRow = { readonly t: number; readonly seq?: number } & Readonly<Record<string, number | string | boolean[] | undefined>>;
 
 /** A downsampled bucket: start time, sample count, numeric means and the last value of other fields. */
 export type BucketRow = { readonly t: number; readonly n: number } & Readonly<Record<string, number | string | boolean[] | undefined>>;
@@ -62,7 +62,7 @@ export interface SampleQuery {
   readonly every?: number;
   /** Most rows returned (oldest first); a full page means there may be more. */
   readonly limit: number;
-  /** Raw samples only: just these fields (besides `t` and `seq`), when a reader needs a few columns of many rows (a day's track); names a kind does not have are ignored. */
+  /** Raw samples only: just these fields besides `t` (`seq` only when listed), when a reader needs a few columns of many rows (a day's track); names a kind does not have are ignored. Rows of one millisecond still come in `seq` order. */
   readonly fields?: readonly string[];
 }
 

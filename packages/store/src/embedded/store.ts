@@ -15,7 +15,7 @@ import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duc
 import type { DeviceKind } from '@hatake/protocol';
 import type { Logger } from '@hatake/runtime';
 import { StoreError } from '../errors.ts';
-import { SAMPLE_FIELDS, bitsToText, isNumeric, type FieldType } from '../fields.ts';
+import { SAMPLE_FIELDS, bitsToText, fieldsToRead, isNumeric, type FieldType } from '../fields.ts';
 import { auditFromRow, eventFromRow, mergeLatest, sampleFromRow } from '../rows.ts';
 import type { AuditQuery, AuditRecord, BucketRow, EventQuery, EventRecord, EventRow, LatestRow, SampleQuery, SampleRecord, SampleRow, StateRecord, TelemetryStore } from '../port.ts';
 import {
@@ -264,7 +264,7 @@ export class EmbeddedStore implements TelemetryStore {
     const params = { device: query.device, from: BigInt(Math.trunc(query.from)) * 1_000_000n, to: BigInt(Math.trunc(query.to)) * 1_000_000n, limit: Math.trunc(query.limit) };
     const where = 'WHERE device = $device AND ts >= $from AND ts < $to';
     if (query.every === undefined) {
-      const columns = query.fields ? SAMPLE_FIELDS[query.kind].filter((f) => f.name === 'seq' || query.fields!.includes(f.name)).map((f) => q(f.name)).join(', ') : '*';
+      const columns = query.fields ? fieldsToRead(query.kind, query.fields).map(q).join(', ') : '*';
       const rows = await this.select(`SELECT ts // 1000000 AS t, ${columns} FROM ${q(query.kind)} ${where} ORDER BY ts LIMIT $limit`, params);
       return rows.map((r) => sampleFromRow(query.kind, r));
     }
