@@ -286,7 +286,7 @@ export function plowDay(i: number): PlowSample[] {
 
 /** The store's InfluxDB settings (its defaults) for a throwaway influxd. */
 export function influxSettings(db: { url: string; username: string; password: string }): InfluxConfig {
-  return { url: db.url, database: 'hatake', retentionPolicy: 'hatake', retentionDays: 0, createDatabase: true, username: db.username, password: db.password, batchSize: 5000, maxRetries: 5, maxRetryTimeMs: 180_000, gzipThreshold: 1000, timeoutMs: 10_000 };
+  return { url: db.url, database: 'hatake', retentionPolicy: 'hatake', retentionDays: 0, createDatabase: true, username: db.username, password: db.password, batchSize: 5000, maxRetries: 5, maxRetryTimeMs: 180_000, gzip: 'auto', gzipThreshold: 1000, timeoutMs: 10_000 };
 }
 
 // ---------------------------------------------------------------------------

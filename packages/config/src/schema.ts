@@ -184,7 +184,11 @@ export const InfluxSettings = Type.Object(
     batchSize: Type.Integer({ minimum: 1, maximum: 100_000, default: 5000, description: 'lines per write request' }),
     maxRetries: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
     maxRetryTimeMs: Type.Integer({ minimum: 1000, default: 180_000 }),
-    gzipThreshold: Type.Integer({ minimum: 0, default: 1000, description: 'bodies larger than this (bytes) are gzipped' }),
+    gzip: Type.Enum(['auto', 'always', 'never'], {
+      default: 'auto',
+      description: 'gzip write bodies larger than gzipThreshold: auto (only when InfluxDB is not on this machine: on loopback, compressing costs both sides CPU and saves nothing), always, never',
+    }),
+    gzipThreshold: Type.Integer({ minimum: 0, default: 1000, description: 'bodies larger than this (bytes) are gzipped when gzip says so' }),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 10_000 }),
   },
   { default: {}, additionalProperties: false },

@@ -7,6 +7,7 @@ import { EXAMPLE_T0, exampleTractorSample } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
 import { InfluxStore, type TelemetryStore } from '@hatake/store';
 import { startInfluxd, type Influxd } from '@hatake/testkit';
+import { gzipThresholdFor } from '../src/influx/writer.ts';
 import { storeContract } from './contract.ts';
 
 let influxd: Influxd;
@@ -33,6 +34,7 @@ function settings(over: Partial<InfluxConfig> = {}): InfluxConfig {
     batchSize: 5000,
     maxRetries: 3,
     maxRetryTimeMs: 10_000,
+    gzip: 'auto',
     gzipThreshold: 1000,
     timeoutMs: 5000,
     ...over,
@@ -57,6 +59,23 @@ storeContract('influx (real influxd 1.6, auth on)', async () => {
 });
 
 describe('influx adapter', () => {
+  it('gzips write bodies only for an InfluxDB elsewhere, unless told; both ways are stored', async () => {
+    const at = (url: string, gzip: InfluxConfig['gzip']): number | undefined => gzipThresholdFor({ url, gzip, gzipThreshold: 1000 });
+    for (const url of ['http://127.0.0.1:8086', 'http://127.9.0.1:8086', 'http://localhost:8086', 'http://[::1]:8086', 'http://influx.localhost']) expect(at(url, 'auto')).toBeUndefined();
+    for (const url of ['http://10.0.0.5:8086', 'https://eu-central-1-1.aws.cloud2.influxdata.com', 'http://127.example.com']) expect(at(url, 'auto')).toBe(1000);
+    expect(at('http://127.0.0.1:8086', 'always')).toBe(1000);
+    expect(at('https://influx.example.jp', 'never')).toBeUndefined();
+    for (const gzip of ['always', 'never'] as const) {
+      const s = settings({ gzip });
+      const store = new InfluxStore(s, { logger: silentLogger() });
+      await store.start();
+      open.push(store);
+      // 50 samples: a body well over the threshold
+      await store.writeSamples(Array.from({ length: 50 }, (_, i) => ({ kind: 'tractor' as const, device: 't1', sample: exampleTractorSample({ seq: i, t: EXAMPLE_T0 + i * 200 }) })));
+      expect(JSON.stringify(await influxd.query('SELECT count(seq) FROM hatake.tractor', s.database))).toContain(',50]');
+    }
+  });
+
   it('creates the database and a retention policy it can write to', async () => {
     const s = settings({ retentionDays: 30 });
     const store = new InfluxStore(s, { logger: silentLogger() });

@@ -363,6 +363,7 @@ describe('replay from InfluxDB', () => {
         batchSize: 5000,
         maxRetries: 3,
         maxRetryTimeMs: 10_000,
+        gzip: 'auto',
         gzipThreshold: 1000,
         timeoutMs: 5000,
       },

@@ -2,7 +2,7 @@
  * Knowing what InfluxDB has really stored. Each `write(lines)` is one request
  * (or one per `batchSize` lines) to the v1 `/write` endpoint through the
  * client library's own Node transport (keep-alive, gzip above
- * `gzipThreshold`, timeouts), and it resolves only when InfluxDB answered
+ * `gzipThreshold` as `gzip` says, timeouts), and it resolves only when InfluxDB answered
  * 2xx for every one of them — no library-side buffer in between whose
  * failures nobody hears of (shared/STACK.md). Callers batch and run writes
  * concurrently themselves (ingest's pipeline).
@@ -27,13 +27,31 @@ export interface WriterCounters {
   retries: number;
 }
 
-type WriterSettings = Pick<InfluxConfig, 'url' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'token' | 'timeoutMs' | 'batchSize' | 'maxRetries' | 'maxRetryTimeMs' | 'gzipThreshold'>;
+type WriterSettings = Pick<InfluxConfig, 'url' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'token' | 'timeoutMs' | 'batchSize' | 'maxRetries' | 'maxRetryTimeMs' | 'gzip' | 'gzipThreshold'>;
+
+/** Whether a URL's host is this machine (localhost, 127.0.0.0/8, ::1). */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]' || host === '::1';
+}
+
+/** The body size above which writes are gzipped; undefined: never (the transport's own convention). */
+export function gzipThresholdFor(settings: Pick<WriterSettings, 'url' | 'gzip' | 'gzipThreshold'>): number | undefined {
+  const on = settings.gzip === 'always' || (settings.gzip === 'auto' && !isLoopbackUrl(settings.url));
+  return on ? settings.gzipThreshold : undefined;
+}
 
 export class DurableWriter {
   readonly counters: WriterCounters = { confirmed: 0, failed: 0, retries: 0 };
   private readonly settings: WriterSettings;
   private readonly path: string;
   private readonly headers: Record<string, string>;
+  private readonly gzipThreshold: number | undefined;
   private transport: Transport | undefined;
   private lines = 0;
   private readonly aborts = new Set<AbortController>();
@@ -43,6 +61,7 @@ export class DurableWriter {
     const q = new URLSearchParams({ db: settings.database, rp: settings.retentionPolicy, precision: 'ns' });
     this.path = `/write?${q.toString()}`;
     this.headers = { ...authHeader(settings), 'content-type': 'text/plain; charset=utf-8' };
+    this.gzipThreshold = gzipThresholdFor(settings);
   }
 
   /** Opens the HTTP transport. */
@@ -71,7 +90,7 @@ export class DurableWriter {
         const transport = this.transport;
         if (!transport) throw new StoreError('HATAKE_ERR_STORE_CLOSED', 'the store was stopped before InfluxDB confirmed the write');
         try {
-          await transport.request(this.path, body, { method: 'POST', headers: this.headers, gzipThreshold: this.settings.gzipThreshold, signal: abort.signal });
+          await transport.request(this.path, body, { method: 'POST', headers: this.headers, ...(this.gzipThreshold !== undefined ? { gzipThreshold: this.gzipThreshold } : {}), signal: abort.signal });
           this.counters.confirmed += lines.length;
           return;
         } catch (err) {
