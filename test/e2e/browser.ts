@@ -4,12 +4,15 @@
  * Debian's Chromium through playwright-core (never `playwright install`), pages
  * with a generous default timeout, steps that leave a screenshot in
  * test-results/<name>/ when they fail, and signing in through the page.
+ * Every page reports Content-Security-Policy violations (the gateway serves
+ * the dashboard under a strict policy): a test during which any page saw one
+ * fails.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect } from 'vitest';
 import { startDemo, type Demo } from '@hatake/cli';
 import { ensureDashboardBuilt } from '@hatake/dashboard';
 import { silentLogger } from '@hatake/runtime';
@@ -31,6 +34,47 @@ export interface DashboardStack {
   step(page: Page, name: string, fn: () => Promise<void>): Promise<void>;
   /** Signs in through the page and waits for the live stream. */
   signIn(page: Page, username: string): Promise<void>;
+  /** CSP violations seen by any page since the last test ended (each test is checked for none after it). */
+  readonly cspViolations: string[];
+}
+
+/** Reports every `securitypolicyviolation` of the page to the test (the listener is installed before any page script runs). */
+const REPORT_CSP = `document.addEventListener('securitypolicyviolation', (e) => {
+  window.__hatakeCsp?.(e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') + ' at ' + (e.sourceFile || document.URL) + ':' + e.lineNumber + (e.sample ? ' (' + e.sample + ')' : ''));
+}, true);`;
+
+/**
+ * In the page (JavaScript in a string: the tests' TypeScript has no DOM types): every form control drawn in the
+ * panel `selector` whose box reaches past the content box of the section it sits in, and the panel itself when
+ * it scrolls sideways.
+ */
+const CONTROLS_OUTSIDE = `(selector) => {
+  const side = document.querySelector(selector);
+  if (!side) return ['no ' + selector];
+  const out = [];
+  if (side.scrollWidth > side.clientWidth + 0.5) out.push(selector + ' scrolls sideways: ' + side.scrollWidth + ' > ' + side.clientWidth + ' px');
+  for (const el of side.querySelectorAll('input, select, button, textarea, fieldset, progress')) {
+    if (el.getClientRects().length === 0) continue;
+    const section = el.closest('section') || side;
+    const s = section.getBoundingClientRect();
+    const style = getComputedStyle(section);
+    const left = s.left + section.clientLeft + parseFloat(style.paddingLeft);
+    const right = s.left + section.clientLeft + section.clientWidth - parseFloat(style.paddingRight);
+    const r = el.getBoundingClientRect();
+    if (r.left < left - 0.5 || r.right > right + 0.5) {
+      out.push((el.dataset.testid || el.getAttribute('name') || el.tagName.toLowerCase()) + ': ' + r.left.toFixed(1) + '–' + r.right.toFixed(1) + ' px, outside ' + left.toFixed(1) + '–' + right.toFixed(1) + ' px');
+    }
+  }
+  return out;
+}`;
+
+/**
+ * Every form control (input, select, button, textarea, fieldset, progress) drawn in the panel `selector` whose
+ * box reaches past the content box of the section it sits in (padding excluded), and the panel itself when it
+ * scrolls sideways: empty when everything fits.
+ */
+export function controlsOutside(page: Page, selector: string): Promise<string[]> {
+  return page.evaluate(`(${CONTROLS_OUTSIDE})(${JSON.stringify(selector)})`) as Promise<string[]>;
 }
 
 /** Starts the stack and the browser before the file's tests and stops them after; `name` names the artefact folder. */
@@ -40,6 +84,7 @@ export function dashboardStack(name: string, opts: { tokensFor?: string[] } = {}
   let demo: Demo | undefined;
   let browser: Browser | undefined;
   const contexts: BrowserContext[] = [];
+  const cspViolations: string[] = [];
 
   beforeAll(async () => {
     await ensureDashboardBuilt();
@@ -47,6 +92,11 @@ export function dashboardStack(name: string, opts: { tokensFor?: string[] } = {}
     demo = await startDemo({ configFile: join(root, 'config', 'hatake.yaml'), env: demoTestEnv(data), logger: silentLogger(), cost: { ln: 10, r: 8, p: 1 }, ...(opts.tokensFor ? { tokensFor: opts.tokensFor } : {}) });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
   }, 120_000);
+
+  afterEach(() => {
+    const seen = cspViolations.splice(0);
+    expect(seen, 'Content-Security-Policy violations').toEqual([]);
+  });
 
   afterAll(async () => {
     for (const c of contexts) await c.close().catch(() => undefined);
@@ -56,6 +106,7 @@ export function dashboardStack(name: string, opts: { tokensFor?: string[] } = {}
   });
 
   const stack: DashboardStack = {
+    cspViolations,
     get demo() {
       return demo!;
     },
@@ -65,6 +116,8 @@ export function dashboardStack(name: string, opts: { tokensFor?: string[] } = {}
     async newPage(viewport = { width: 1280, height: 800 }) {
       const context = await browser!.newContext({ viewport, hasTouch: viewport.width < 1100, acceptDownloads: true });
       contexts.push(context);
+      await context.exposeFunction('__hatakeCsp', (what: string) => void cspViolations.push(what));
+      await context.addInitScript(REPORT_CSP);
       const page = await context.newPage();
       page.setDefaultTimeout(20_000);
       return page;

@@ -6,12 +6,13 @@
  * done the zones are drawn on the map with a legend row per zone, the savings
  * are shown, and TASKDATA.zip downloads as a blob (the token never in a URL).
  * A viewer gets no Prescriptions view. The page calls the prescription service
- * on its own port: CORS allows the gateway's origin, and no other.
+ * on its own port: CORS allows the gateway's origin, and no other. The form
+ * fits its panel on a laptop (1280 px) and on tablets, landscape and portrait.
  * A failing step leaves a screenshot in test-results/dashboard-prescriptions/.
  */
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { dashboardStack } from './browser.ts';
+import { controlsOutside, dashboardStack } from './browser.ts';
 
 const stack = dashboardStack('dashboard-prescriptions', { tokensFor: ['agronomist'] });
 const { newPage, step, signIn } = stack;
@@ -22,6 +23,23 @@ describe('the prescriptions page', () => {
     await step(viewer, 'viewer-no-view', async () => {
       await signIn(viewer, 'viewer');
       expect(await viewer.getByTestId('view-prescriptions').count()).toBe(0);
+    });
+  });
+
+  it('fits the form in its panel on a laptop and on tablets', async () => {
+    const page = await newPage({ width: 1280, height: 800 });
+    await step(page, 'form-fits', async () => {
+      await signIn(page, 'agronomist');
+      await page.getByTestId('view-prescriptions').click();
+      await page.getByTestId('pr-form').waitFor();
+      for (const viewport of [{ width: 1280, height: 800 }, { width: 1024, height: 768 }, { width: 800, height: 1280 }]) {
+        await page.setViewportSize(viewport);
+        // every input, select and button of the form (the parameter grid's right column too) within its panel
+        expect(await controlsOutside(page, '.pr-side'), `${viewport.width}×${viewport.height}`).toEqual([]);
+        const grid = await page.locator('.pr-params').boundingBox();
+        const width = await page.getByTestId('pr-workingWidth').boundingBox();
+        expect(width!.x + width!.width).toBeLessThanOrEqual(grid!.x + grid!.width);
+      }
     });
   });
 

@@ -3,19 +3,24 @@
  * through playwright-core) against the demo stack: an admin opens Plow
  * review, picks the demo plow p-iwa-1, and sees its track (from the store),
  * the road segments coloured by the time since their last pass and the storm
- * compliance per class; exports a GPX and a GeoJSON file; and replays the
- * window at 60x with a marker that moves, then stops when paused. A viewer
- * gets no view switch. The store gets ten minutes of an earlier run of
+ * compliance per class; exports a GPX, a GeoJSON and a CSV file (with the
+ * gateway's documented columns); and replays the window at 60x with a marker
+ * that moves, then stops when paused. A viewer gets no view switch; the road
+ * crew gets the plows and the review, and no tractor controls or
+ * prescriptions. The store gets ten minutes of an earlier run of
  * p-iwa-1 (half an hour ago) so that a 60x replay lasts long enough to watch.
  * A failing step leaves a screenshot in test-results/dashboard-review/.
  */
 import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { dashboardStack } from './browser.ts';
+import { controlsOutside, dashboardStack } from './browser.ts';
 
 const stack = dashboardStack('dashboard-review');
 const { newPage, step, signIn } = stack;
+
+/** The track CSV's columns, as services/gateway/README.md documents them. */
+const CSV_COLUMNS = ['time', 'device', 'lat', 'lon', 'speed_kmh', 'heading_deg', 'blade', 'spread_g_m2', 'material', 'fix'];
 
 /** Ten minutes of p-iwa-1 at 1 Hz up National Route 12, half an hour ago: blade down, then up for the last three minutes. */
 async function seedEarlierRun(): Promise<{ from: number; to: number }> {
@@ -107,14 +112,23 @@ describe('the plow review page', () => {
     });
   });
 
-  it('exports the track as GPX and GeoJSON files', async () => {
+  it('exports the track as GPX, GeoJSON and CSV files', async () => {
     await step(page, 'export', async () => {
-      for (const format of ['gpx', 'geojson'] as const) {
+      for (const format of ['gpx', 'geojson', 'csv'] as const) {
         const [download] = await Promise.all([page.waitForEvent('download'), page.locator(`[data-testid="review-export-${format}"][data-device="p-iwa-1"]`).click()]);
         expect(download.url()).toMatch(/^blob:/);
         expect(download.suggestedFilename()).toMatch(new RegExp(`^p-iwa-1-.*\\.${format}$`));
         const text = await readFile((await download.path())!, 'utf8');
-        if (format === 'gpx') {
+        if (format === 'csv') {
+          const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).filter((l) => l !== '');
+          // the columns services/gateway/README.md documents for the track route's CSV
+          expect(lines[0]).toBe(CSV_COLUMNS.join(','));
+          expect(lines.length).toBeGreaterThan(100);
+          const row = lines.find((l) => l.includes(',down,'))!.split(',');
+          expect(row).toHaveLength(CSV_COLUMNS.length);
+          expect(row[CSV_COLUMNS.indexOf('device')]).toBe('p-iwa-1');
+          expect(Number.isNaN(Date.parse(row[0]!))).toBe(false);
+        } else if (format === 'gpx') {
           expect(text).toMatch(/^<\?xml/);
           expect(text).toContain('<gpx');
           expect((text.match(/<trkpt /g) ?? []).length).toBeGreaterThan(100);
@@ -152,6 +166,34 @@ describe('the plow review page', () => {
       // resume plays on from the same position
       await page.getByTestId('review-play').click();
       await expect.poll(where, { timeout: 10_000 }).not.toBe(paused);
+    });
+  });
+
+  it('gives the road crew the plows and plow review, and no tractor controls or prescriptions', async () => {
+    const crew = await newPage({ width: 1024, height: 768 }); // a tablet in the truck, landscape
+    await step(crew, 'road-crew', async () => {
+      await signIn(crew, 'roadcrew');
+      expect(await crew.getByTestId('user').getAttribute('data-roles')).toBe('road_crew');
+      // the plows, nothing else
+      await crew.getByTestId('fleet-row-p-iwa-1').waitFor();
+      expect(await crew.locator('[data-testid^="fleet-row-"]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-kind')))).toEqual(['plow', 'plow', 'plow']);
+      for (const id of ['p-iwa-1', 'p-iwa-2', 'p-iwa-3']) await crew.getByTestId(`marker-${id}`).waitFor();
+      // a plow's figures; no command controls anywhere, no Prescriptions view
+      await crew.getByTestId('fleet-row-p-iwa-1').getByRole('button').click();
+      await crew.locator('[data-testid="machine-panel"][data-device="p-iwa-1"]').getByTestId('stat-blade').waitFor();
+      for (const sel of ['estop-all', 'panel-estop', 'controls', 'speed-form', 'mission-form', 'lease', 'arm', 'alarm-ack', 'view-prescriptions', 'prescriptions']) {
+        expect(await crew.locator(`[data-testid="${sel}"]`).count(), sel).toBe(0);
+      }
+      expect(await crew.locator('[data-testid^="cmd-"], [data-testid^="lease-"]').count()).toBe(0);
+      // plow review: their plows, a window shown
+      await crew.getByTestId('view-review').click();
+      await crew.getByTestId('review-vehicle-p-iwa-1').check();
+      expect(await crew.getByTestId('review-vehicles').getAttribute('data-count')).toBe('3');
+      await crew.getByTestId('review-load').click();
+      await crew.locator('[data-testid="review-status"][data-state="ready"]').waitFor();
+      expect(Number(await crew.getByTestId('review-coverage').getAttribute('data-segments'))).toBeGreaterThan(10);
+      await crew.locator('[data-testid="review-export-csv"][data-device="p-iwa-1"]').waitFor();
+      expect(await controlsOutside(crew, '.review-side')).toEqual([]);
     });
   });
 });

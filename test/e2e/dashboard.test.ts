@@ -2,22 +2,61 @@
  * The web dashboard in a real browser (Debian's Chromium through
  * playwright-core) against the demo stack — broker, ingest, gateway and the
  * simulated fleet, in this process on loopback ports picked by the system:
- * sign-in, the live map, two-step resume, STOP ALL acknowledged by every
- * machine, alarms acknowledged, and a viewer who gets no command controls at
- * all. The dashboard
- * is built once here if it is missing or stale. A failing step leaves a
- * screenshot in test-results/dashboard/.
+ * the Content-Security-Policy it is served with, sign-in, the live map,
+ * two-step resume, a working speed the tractor slows to, a two-step mission
+ * start, a control lease taken over by a second operator (the first is told,
+ * the machine's events record it), labels that never cover each other where
+ * machines crowd, the live stream dropped by the gateway and reopened by the
+ * page, STOP ALL acknowledged by every machine, alarms acknowledged, and a
+ * viewer who gets no command controls at all. The dashboard is built once
+ * here if it is missing or stale. A failing step leaves a screenshot in
+ * test-results/dashboard/; a CSP violation in any page fails the test.
  */
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { dashboardStack } from './browser.ts';
+import type { WebSocketServer } from 'ws';
+import { controlsOutside, dashboardStack } from './browser.ts';
 
 const TRACTORS = ['t-kita-1', 't-kita-2', 't-kuri-1', 't-kuri-2'];
-const stack = dashboardStack('dashboard');
+const stack = dashboardStack('dashboard', { tokensFor: ['admin'] });
 const { newPage, step, signIn } = stack;
+
+/** A machine's panel in `page`. */
+const panelOf = (page: Page, id: string) => page.locator(`[data-testid="machine-panel"][data-device="${id}"]`);
 
 describe('the dashboard', () => {
   let admin: Page;
+
+  it('is served under a strict Content-Security-Policy, with nosniff and no referrer', async () => {
+    const page = await fetch(stack.base);
+    const csp = page.headers.get('content-security-policy') ?? '';
+    const directives = Object.fromEntries(csp.split(/;\s*/).map((d) => { const [name, ...sources] = d.split(' '); return [name, sources]; }));
+    const gateway = new URL(stack.base);
+    expect(directives).toEqual({
+      'default-src': ["'self'"],
+      'script-src': ["'self'"],
+      // no 'unsafe-inline': Leaflet and the dashboard style elements through the CSSOM, which CSP leaves alone
+      'style-src': ["'self'"],
+      'img-src': ["'self'", 'data:', 'blob:'],
+      // the live stream, and the prescription service on its own port
+      'connect-src': ["'self'", `ws://${gateway.host}`, new URL(stack.demo.addresses.prescription.url).origin],
+      'object-src': ["'none'"],
+      'frame-ancestors': ["'none'"],
+      'base-uri': ["'self'"],
+      'form-action': ["'self'"],
+    });
+    expect(page.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    // the script the page loads goes out the same way
+    const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(await page.text())?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(new URL(script!, stack.base));
+    expect(asset.status).toBe(200);
+    // read to the end: an unread body keeps its connection busy, and the gateway's stop waits for it
+    expect((await asset.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+    expect(asset.headers.get('content-security-policy')).toBe(csp);
+    expect(asset.headers.get('x-content-type-options')).toBe('nosniff');
+  });
 
   it('signs in with the gateway users and shows every machine live on the map', async () => {
     admin = await newPage();
@@ -86,6 +125,166 @@ describe('the dashboard', () => {
     });
   });
 
+  it('sets a working speed: completed, and the tractor slows to it', async () => {
+    await step(admin, 'set-speed', async () => {
+      const panel = panelOf(admin, 't-kita-1');
+      const kmh = async (): Promise<number> => Number.parseFloat((await panel.getByTestId('stat-speed').textContent()) ?? '');
+      // working at its own speed first (2.4 m/s, 8.6 km/h on a swath; 6.9 on the headland)
+      await expect.poll(kmh, { timeout: 20_000 }).toBeGreaterThan(5);
+      // the gateway's bounds, in km/h: past them nothing is sent
+      await panel.getByTestId('speed-input').fill('60');
+      await panel.getByTestId('cmd-set_speed').click();
+      await expect.poll(() => panel.getByTestId('panel-message').textContent()).toBe('Enter a working speed from 0 to 54 km/h.');
+      expect(await panel.locator('[data-testid="command-row"][data-type="set_speed"]').count()).toBe(0);
+
+      await panel.getByTestId('speed-input').fill('3.6');
+      await panel.getByTestId('cmd-set_speed').click();
+      const row = panel.locator('[data-testid="command-row"][data-type="set_speed"]').first();
+      await panel.locator('[data-testid="command-row"][data-type="set_speed"][data-status="completed"]').waitFor();
+      expect(await row.locator('strong').textContent()).toBe('Set speed 3.6 km/h');
+      expect(await row.getByTestId('command-status').textContent()).toMatch(/^completed · \d+ ms$/);
+      // 1 m/s from now on: it slows down to it, and stays there (a headland turn may be slower, nothing faster)
+      await expect.poll(async () => Math.abs((await kmh()) - 3.6), { timeout: 20_000 }).toBeLessThanOrEqual(0.4);
+      const readings: number[] = [];
+      await expect.poll(async () => readings.push(await kmh()), { interval: 200, timeout: 10_000 }).toBeGreaterThanOrEqual(10);
+      expect(Math.max(...readings), readings.join(', ')).toBeLessThanOrEqual(4);
+      // the new controls fit the panel
+      expect(await controlsOutside(admin, '.side')).toEqual([]);
+    });
+  });
+
+  it('starts a mission only after arming and confirming', async () => {
+    await step(admin, 'start-mission', async () => {
+      await admin.getByTestId('fleet-row-t-kita-2').getByRole('button').click();
+      const panel = panelOf(admin, 't-kita-2');
+      await panel.getByTestId('cmd-stop').click();
+      await panel.locator('[data-testid="command-row"][data-type="stop"][data-status="completed"]').waitFor();
+      await panel.locator('[data-testid="panel-mode"][data-mode="stopped"]').waitFor();
+      // an id the gateway would refuse: said here, nothing armed
+      await panel.getByTestId('mission-input').fill('north field!');
+      await panel.getByTestId('cmd-start_mission').click();
+      await expect.poll(() => panel.getByTestId('panel-message').textContent()).toMatch(/^Enter a mission id/);
+      expect(await panel.getByTestId('arm').isHidden()).toBe(true);
+
+      // first click: armed, nothing sent
+      await panel.getByTestId('mission-input').fill('spring-1');
+      await panel.getByTestId('cmd-start_mission').click();
+      const confirm = panel.getByTestId('arm-confirm');
+      await confirm.waitFor();
+      expect(await confirm.textContent()).toMatch(/^Confirm start mission spring-1 \([1-5] s\)$/);
+      expect(await confirm.getAttribute('data-type')).toBe('start_mission');
+      expect(await panel.locator('[data-testid="command-row"][data-type="start_mission"]').count()).toBe(0);
+      expect(await panel.getByTestId('panel-mode').getAttribute('data-mode')).toBe('stopped');
+
+      // second click: issued with the armed mission, accepted, the machine sets off
+      await confirm.click();
+      const row = panel.locator('[data-testid="command-row"][data-type="start_mission"][data-status="accepted"], [data-testid="command-row"][data-type="start_mission"][data-status="completed"]').first();
+      await row.waitFor();
+      expect(await row.locator('strong').textContent()).toBe('Start mission spring-1');
+      await panel.locator('[data-testid="panel-mode"][data-mode="auto"]').waitFor();
+      await panel.getByTestId('arm').waitFor({ state: 'hidden' });
+    });
+  });
+
+  it('lets a second operator take control over with a reason; the first is told, the machine\'s events record it', async () => {
+    const reason = 'checking the harrow at the gate';
+    const op = await newPage();
+    await step(op, 'takeover', async () => {
+      await signIn(op, 'op-kitamura');
+      await op.getByTestId('fleet-row-t-kita-2').getByRole('button').click();
+      const panel = panelOf(op, 't-kita-2');
+      // the admin holds it since the mission started
+      await expect.poll(() => panel.getByTestId('lease-holder').textContent()).toMatch(/^Control: admin since /);
+      await panel.getByTestId('lease-takeover').click();
+      await panel.getByTestId('lease-reason').fill(reason);
+      await panel.getByTestId('lease-takeover-confirm').click();
+      await expect.poll(() => panel.getByTestId('lease-holder').textContent()).toMatch(/^Control: you since /);
+      expect(await panel.getByTestId('lease-lost').count()).toBe(0);
+    });
+    await step(admin, 'lost-control', async () => {
+      const panel = panelOf(admin, 't-kita-2');
+      await panel.locator('[data-testid="lease"][data-state="other"][data-holder="op-kitamura"]').waitFor();
+      expect(await panel.getByTestId('lease-lost').textContent()).toBe(`You lost control of t-kita-2: taken over from admin by op-kitamura: ${reason}`);
+      // its commands are the new holder's now (the e-stop stays everyone's)
+      await panel.getByTestId('cmd-pause').click();
+      await expect.poll(() => panel.getByTestId('panel-message').textContent()).toMatch(/^Pause refused: t-kita-2 is controlled by op-kitamura/);
+      expect(await panel.getByTestId('panel-estop').isEnabled()).toBe(true);
+    });
+    // recorded as an event of the machine, read back through the API
+    const events = async (): Promise<string[]> => {
+      const r = await fetch(new URL('api/v1/events?device=t-kita-2', stack.base), { headers: { authorization: `Bearer ${stack.demo.tokens['admin']!}` } });
+      return ((await r.json()) as { events: { message?: string }[] }).events.map((e) => e.message ?? '');
+    };
+    await expect.poll(events).toContain(`control: taken over from admin by op-kitamura: ${reason}`);
+  });
+
+  it('keeps machine labels readable where machines crowd together', async () => {
+    await step(admin, 'labels', async () => {
+      await admin.getByTestId('panel-close').click();
+      // zoom out step by step until each farm's machines sit within a few pixels of each other
+      const zoom = async (): Promise<number> => Number(await admin.getByTestId('map').getAttribute('data-zoom'));
+      while ((await zoom()) > 10) {
+        const before = await zoom();
+        await admin.locator('.leaflet-control-zoom-out').click();
+        await expect.poll(zoom).toBeLessThan(before);
+      }
+      const labels = async (): Promise<{ shown: string[]; hidden: string[]; overlaps: string[] }> => {
+        const boxes: { id: string; box: { x: number; y: number; width: number; height: number } | null }[] = [];
+        for (const marker of await admin.locator('.mk[data-device]').all()) {
+          boxes.push({ id: (await marker.getAttribute('data-device'))!, box: await marker.getByTestId('marker-label').boundingBox() });
+        }
+        const shown = boxes.filter((b) => b.box !== null);
+        const overlaps: string[] = [];
+        for (const [i, a] of shown.entries()) {
+          for (const b of shown.slice(i + 1)) {
+            const p = a.box!;
+            const q = b.box!;
+            if (p.x < q.x + q.width - 0.5 && q.x < p.x + p.width - 0.5 && p.y < q.y + q.height - 0.5 && q.y < p.y + p.height - 0.5) overlaps.push(`${a.id}/${b.id}`);
+          }
+        }
+        return { shown: shown.map((b) => b.id), hidden: boxes.filter((b) => b.box === null).map((b) => b.id), overlaps };
+      };
+      // no two labels cover each other (checked until the markers' last moves are placed: labels follow once a frame)
+      await expect.poll(async () => (await labels()).overlaps).toEqual([]);
+      const { shown, hidden } = await labels();
+      expect(shown.length + hidden.length).toBe(13);
+      expect(shown.length).toBeGreaterThanOrEqual(3);
+      // where there was no room, a label waits for its marker to be pointed at or focused
+      expect(hidden.length).toBeGreaterThan(0);
+      const id = hidden[0]!;
+      await admin.locator('.mk-host', { has: admin.getByTestId(`marker-${id}`) }).focus();
+      expect(await admin.getByTestId(`marker-${id}`).getByTestId('marker-label').textContent()).toBe(id);
+      expect(await admin.getByTestId(`marker-${id}`).getByTestId('marker-label').isVisible()).toBe(true);
+      await admin.getByTestId('user').click();
+    });
+  });
+
+  it('shows the live stream lost, reopens it by itself, and the markers move again', async () => {
+    await step(admin, 'reconnect', async () => {
+      // every state the connection badge goes through, recorded in the page
+      await admin.evaluate(`(() => {
+        const el = document.querySelector('[data-testid="connection"]');
+        window.__connection = [];
+        new MutationObserver(() => window.__connection.push(el.dataset.state + ': ' + el.textContent)).observe(el, { attributes: true, childList: true, characterData: true, subtree: true });
+      })()`);
+      // the gateway drops every live connection at once, as a network cut would (no close frame)
+      const wss = (stack.demo.gateway.app as unknown as { websocketServer: WebSocketServer }).websocketServer;
+      expect(wss.clients.size).toBeGreaterThanOrEqual(2);
+      for (const socket of wss.clients) socket.terminate();
+      const states = (): Promise<string[]> => admin.evaluate('window.__connection') as Promise<string[]>;
+      await expect.poll(states).toContainEqual(expect.stringMatching(/^reconnecting: connection lost: retrying in 1 s$/));
+      await expect.poll(async () => (await states()).at(-1)).toBe('live: Live');
+      const seen = await states();
+      expect(seen.findIndex((s) => s.startsWith('reconnecting'))).toBeLessThan(seen.lastIndexOf('live: Live'));
+      // the new stream brings the machines back to life
+      const marker = admin.getByTestId('marker-t-kita-1');
+      const where = async (): Promise<string> => `${await marker.getAttribute('data-lat')},${await marker.getAttribute('data-lon')}`;
+      const before = await where();
+      await expect.poll(where, { timeout: 10_000 }).not.toBe(before);
+      expect(await admin.getByTestId('connection').getAttribute('data-state')).toBe('live');
+    });
+  });
+
   it('STOP ALL stops every machine, each acknowledged', async () => {
     await step(admin, 'stop-all', async () => {
       await admin.getByTestId('estop-all').click();
@@ -126,7 +325,7 @@ describe('the dashboard', () => {
       await viewer.getByTestId('marker-t-kita-1').waitFor();
       // the alarms of their farm are listed (the e-stop alarms above), without a way to acknowledge them
       await viewer.getByTestId('alarm-row').first().waitFor();
-      for (const sel of ['estop-all', 'panel-estop', 'controls', 'lease', 'arm', 'alarm-ack']) expect(await viewer.locator(`[data-testid="${sel}"]`).count(), sel).toBe(0);
+      for (const sel of ['estop-all', 'panel-estop', 'controls', 'speed-form', 'mission-form', 'speed-input', 'mission-input', 'lease', 'arm', 'alarm-ack']) expect(await viewer.locator(`[data-testid="${sel}"]`).count(), sel).toBe(0);
       expect(await viewer.locator('[data-testid^="cmd-"], [data-testid^="lease-"]').count()).toBe(0);
       // no other farm's machines
       expect(await viewer.locator('[data-testid="fleet-row-t-kuri-1"]').count()).toBe(0);

@@ -8,7 +8,7 @@ import { buildBroker, type BrokerAddresses } from '@hatake/broker';
 import { ensureDemoCredentials, loadConfig, type Config, type DemoSecrets } from '@hatake/config';
 import { buildFleet, type Fleet } from '@hatake/fleet';
 import { fileURLToPath } from 'node:url';
-import { buildGateway } from '@hatake/gateway';
+import { buildGateway, type Gateway } from '@hatake/gateway';
 import { buildPrescriptionService } from '@hatake/prescription';
 import { buildIngest } from '@hatake/ingest';
 import type { Logger } from '@hatake/runtime';
@@ -38,6 +38,8 @@ export interface Demo {
   readonly addresses: DemoAddresses;
   readonly fleet: Fleet;
   readonly store: TelemetryStore;
+  /** The gateway (tests reach its live stream's sockets through `gateway.app`). */
+  readonly gateway: Gateway;
   /** Session tokens issued at start, by user. */
   readonly tokens: Readonly<Record<string, string>>;
   stop(): Promise<void>;
@@ -110,6 +112,7 @@ export async function startDemo(opts: DemoOptions): Promise<Demo> {
       addresses: { ...brokerAddr, gateway: { url: gatewayAddr.http.url, ws: gatewayAddr.http.ws }, ingest: { url: ingestAddr.http.url }, prescription: { url: prescriptionAddr.url } },
       fleet,
       store,
+      gateway,
       tokens,
       stop: stopAll,
     };

@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { COMMANDS_KEPT, Fleet, TRAIL_POINTS } from '../src/web/fleet.ts';
-import { age, commandStatus, fix, latency, speedKmh } from '../src/web/format.ts';
-import { mayCommand, type CommandView, type DeviceView } from '../src/web/types.ts';
+import { age, commandLabel, commandStatus, fix, kmhToMps, latency, speedKmh } from '../src/web/format.ts';
+import { SPEED_PARAM, mayCommand, type CommandView, type DeviceView } from '../src/web/types.ts';
 
 const T0 = 1_790_000_000_000;
 const tractor: DeviceView = { id: 't1', kind: 'tractor', name: 'Tractor 1', farm: 'north', online: true, state: { t: T0, online: true, mode: 'auto' }, last: { t: T0, seq: 1, fix: 'rtk_fixed', lat: 43.1, lon: 141.7, speed: 2, heading: 90, mode: 'auto' } };
@@ -61,6 +61,10 @@ describe('Fleet', () => {
     expect(m.commands[0]!.id).toBe(`c${COMMANDS_KEPT + 4}`);
     fleet.apply({ type: 'lease', lease: { device: 't1', holder: 'op', since: T0 }, why: 'taken' });
     expect(m.lease?.holder).toBe('op');
+    // the live stream says why it changed (the panel tells a user who lost control); a REST answer keeps the last why
+    fleet.apply({ type: 'lease', lease: { device: 't1', holder: 'admin', since: T0 + 1 }, why: 'taken over from op by admin: field check' });
+    fleet.lease({ device: 't1', holder: 'admin', since: T0 + 1 });
+    expect([m.lease?.holder, m.leaseWhy]).toEqual(['admin', 'taken over from op by admin: field check']);
   });
 
   it('keeps the active alarms: raised and acknowledged ones listed, cleared ones gone', () => {
@@ -98,5 +102,13 @@ describe('format', () => {
     expect(commandStatus({ status: 'completed', ackLatencyMs: 24, doneLatencyMs: 1500 })).toBe('completed · 1.5 s');
     expect(commandStatus({ status: 'rejected', reason: 'already running', ackLatencyMs: 30 })).toBe('rejected · 30 ms: already running');
     expect(commandStatus({ status: 'timed_out', reason: 'no answer from t1 within 2 s' })).toBe('timed out: no answer from t1 within 2 s');
+    expect(commandLabel({ type: 'set_speed', params: { speed: 1 } })).toBe('Set speed 3.6 km/h');
+    expect(commandLabel({ type: 'start_mission', params: { missionId: 'spring-1' } })).toBe('Start mission spring-1');
+    expect(commandLabel({ type: 'return_home' })).toBe('Return home');
+  });
+
+  it('turns a typed speed in km/h into set_speed m/s within the gateway bounds, or nothing', () => {
+    expect(['3.6', '7,2', '0', '54', ' 10 ', '.5'].map((t) => kmhToMps(t, SPEED_PARAM))).toEqual([1, 2, 0, 15, 2.78, 0.14]);
+    expect(['', '-1', '55', 'fast', '1e2', 'NaN', '3.6.1'].map((t) => kmhToMps(t, SPEED_PARAM))).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
   });
 });

@@ -304,7 +304,7 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     },
   });
 
-  registerDashboard(app, deps.dashboardDir);
+  registerDashboard(app, { config, dir: deps.dashboardDir, prescriptionUrl: deps.prescriptionUrl });
 
   app.register(async (api) => {
     api.addSchema(ErrorBody);

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildGateway, type Gateway } from '@hatake/gateway';
+import { buildGateway, dashboardCsp, tileSource, type Gateway } from '@hatake/gateway';
 import { silentLogger } from '@hatake/runtime';
 import { EmbeddedStore, type TelemetryStore } from '@hatake/store';
 import { testDeployment, type TestDeployment } from '@hatake/testkit';
@@ -68,11 +68,42 @@ describe('the dashboard files', () => {
     }
   });
 
+  it('serves the page and its assets with a strict Content-Security-Policy, nosniff and no referrer', async () => {
+    const g = await gatewayWith(dist);
+    for (const url of ['/', '/assets/index-abc123.js', '/fleet/t1']) {
+      const r = await g.app.inject({ url, headers: { accept: 'text/html', host: '127.0.0.1:8080' } });
+      expect(r.statusCode, url).toBe(200);
+      expect(r.headers['content-security-policy'], url).toBe(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; connect-src 'self' ws://127.0.0.1:8080; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+      );
+      expect(r.headers['x-content-type-options'], url).toBe('nosniff');
+      expect(r.headers['referrer-policy'], url).toBe('no-referrer');
+    }
+    // a Host header that is not a plain host[:port] is never echoed into the policy; 'self' stays
+    const odd = await g.app.inject({ url: '/', headers: { host: 'evil.example; script-src *' } });
+    expect(odd.headers['content-security-policy']).toContain("connect-src 'self'; ");
+    expect(odd.headers['content-security-policy']).not.toContain('evil');
+  });
+
+  it('allows the configured tile server for images and the prescription service for connections, nothing else', async () => {
+    const g = await gatewayWith(dist, { HATAKE_GATEWAY__DASHBOARD__TILE_URL: 'https://{s}.tiles.example/{z}/{x}/{y}.png', HATAKE_GATEWAY__DASHBOARD__PRESCRIPTION_URL: 'https://rx.example:8443/base/' });
+    const csp = (await g.app.inject({ url: '/', headers: { host: 'farm.example' } })).headers['content-security-policy'];
+    expect(csp).toContain("img-src 'self' data: blob: https://*.tiles.example;");
+    expect(csp).toContain("connect-src 'self' ws://farm.example https://rx.example:8443;");
+    expect(csp).toContain("script-src 'self';");
+    expect(tileSource('https://tiles.example/{z}/{x}/{y}.png')).toBe('https://tiles.example');
+    expect(tileSource('//tiles.example:8080/{z}/{x}/{y}.png')).toBe('tiles.example:8080');
+    expect(tileSource('/tiles/{z}/{x}/{y}.png')).toBeUndefined();
+    expect(tileSource('https://tiles.{s}.example/{z}/{x}/{y}.png')).toBe('https:');
+    expect(dashboardCsp({ prescriptionUrl: 'not a url' })).toContain("connect-src 'self';");
+  });
+
   it('says how to build the dashboard when it is not built', async () => {
     const g = await gatewayWith(join(dist, 'not-there'));
     const r = await g.app.inject({ url: '/' });
     expect(r.statusCode).toBe(503);
     expect(r.body).toContain('pnpm --filter @hatake/dashboard build');
+    expect(r.headers['content-security-policy']).toContain("style-src 'self';");
     // the API is unaffected
     expect((await g.app.inject({ url: '/api/v1/me' })).statusCode).toBe(401);
   });

@@ -2,7 +2,7 @@
  * REST calls to the gateway that serves the dashboard, with the session
  * token; every error carries the gateway's code and message.
  */
-import type { AlarmView, ArmedView, CommandView, DeviceView, LeaseView, MapView, Session } from './types.ts';
+import type { AlarmView, ArmedView, CommandParams, CommandView, DeviceView, LeaseView, MapView, Session } from './types.ts';
 
 export class ApiError extends Error {
   readonly status: number;
@@ -83,9 +83,9 @@ export class Api {
     return this.request<AlarmView>('POST', `alarms/${encodeURIComponent(id)}/ack`);
   }
 
-  /** A command, or the first step of an armed one (`{ armed }`). */
-  command(device: string, type: string, confirm?: string): Promise<CommandView | { armed: ArmedView }> {
-    return this.request('POST', `devices/${encodeURIComponent(device)}/commands`, { type, ...(confirm !== undefined ? { confirm } : {}) });
+  /** A command, or the first step of an armed one (`{ armed }`); a confirmation (`confirm`: the arm's id) runs what was armed. */
+  command(device: string, type: string, opts: { confirm?: string; params?: CommandParams } = {}): Promise<CommandView | { armed: ArmedView }> {
+    return this.request('POST', `devices/${encodeURIComponent(device)}/commands`, { type, ...(opts.params !== undefined ? { params: opts.params } : {}), ...(opts.confirm !== undefined ? { confirm: opts.confirm } : {}) });
   }
 
   estopAll(): Promise<CommandView[]> {

@@ -31,6 +31,8 @@ export interface Machine {
   /** [lat, lon], oldest first. */
   readonly trail: [number, number][];
   lease?: LeaseView;
+  /** Why the lease last changed, as the gateway said (`taken over from op by admin: …`), when it came over the live stream. */
+  leaseWhy?: string;
   /** Newest first. */
   readonly commands: CommandView[];
 }
@@ -101,10 +103,12 @@ export class Fleet {
     this.emit({ what: 'machine', id: m.id });
   }
 
-  lease(l: LeaseView): void {
+  /** A lease (a REST answer, or the live stream's with `why` it changed). */
+  lease(l: LeaseView, why?: string): void {
     const m = this.machines.get(l.device);
     if (!m) return;
     m.lease = l;
+    if (why !== undefined) m.leaseWhy = why;
     this.emit({ what: 'machine', id: m.id });
   }
 
@@ -168,7 +172,7 @@ export class Fleet {
         this.command(msg.command);
         return;
       case 'lease':
-        this.lease(msg.lease);
+        this.lease(msg.lease, msg.why);
         return;
       case 'alarm':
         if (msg.phase === 'cleared') this.alarms.delete(msg.alarm.id);

@@ -41,6 +41,22 @@ export function commandName(type: string): string {
   return ({ estop: 'E-stop', return_home: 'Return home', set_speed: 'Set speed', start_mission: 'Start mission' } as Record<string, string>)[type] ?? type.charAt(0).toUpperCase() + type.slice(1);
 }
 
+/** A command as a person says it, with its parameters: `Set speed 3.6 km/h`, `Start mission spring-1`. */
+export function commandLabel(c: { type: string; params?: { speed?: number; missionId?: string } }): string {
+  const p = c.params;
+  if (c.type === 'set_speed' && typeof p?.speed === 'number') return `${commandName(c.type)} ${speedKmh(p.speed)}`;
+  if (c.type === 'start_mission' && typeof p?.missionId === 'string') return `${commandName(c.type)} ${p.missionId}`;
+  return commandName(c.type);
+}
+
+/** km/h as typed by an operator → m/s with two decimals, or undefined when it is not a speed within `[min, max]` m/s. */
+export function kmhToMps(text: string, bounds: { min: number; max: number }): number | undefined {
+  const t = text.trim().replace(',', '.');
+  if (!/^\d+(\.\d*)?$|^\.\d+$/.test(t)) return undefined;
+  const mps = Math.round((Number(t) / 3.6) * 100) / 100;
+  return mps >= bounds.min && mps <= bounds.max ? mps : undefined;
+}
+
 /** A command's state with its latency: `accepted · 24 ms`, `rejected: already running`. */
 export function commandStatus(c: { status: string; reason?: string; ackLatencyMs?: number; doneLatencyMs?: number }): string {
   const ms = c.status === 'completed' || c.status === 'failed' ? c.doneLatencyMs : c.ackLatencyMs;

@@ -2,23 +2,30 @@
  * The side panel of the selected machine: its live figures, and — for
  * operators of its farm and admins only — its e-stop, commands (the ones
  * that set it moving are armed, then confirmed within the gateway's arm
- * time), the control lease and each command's state with its latency.
+ * time), a working speed (`set_speed`) and a mission to start
+ * (`start_mission`, armed like resume), the control lease — with a notice
+ * when someone takes it over — and each command's state with its latency.
  * Viewers get the figures and the command log; the controls are not built.
  */
 import { ApiError, type Api } from './api.ts';
 import { fill, h } from './dom.ts';
 import type { Fleet, Machine } from './fleet.ts';
-import { age, commandName, commandStatus, fix, latency, speedKmh, unit } from './format.ts';
-import { ARMED_TYPES, mayCommand, type ArmedView, type User } from './types.ts';
+import { age, commandLabel, commandName, commandStatus, fix, kmhToMps, latency, speedKmh, unit } from './format.ts';
+import { ARMED_TYPES, MISSION_ID_PATTERN, SPEED_PARAM, mayCommand, type ArmedView, type CommandParams, type User } from './types.ts';
 
 /** The commands offered, in order (e-stop has its own button). */
 const COMMANDS = ['pause', 'stop', 'resume', 'return_home'] as const;
 
 interface Arm {
   readonly view: ArmedView;
+  /** What was armed with it (the gateway runs these at the confirmation). */
+  readonly params?: CommandParams;
   /** expiresAt on this browser's clock. */
   readonly localExpiresAt: number;
 }
+
+/** The speed field's bounds, km/h (the gateway's, in m/s, × 3.6). */
+const SPEED_KMH = { min: SPEED_PARAM.min * 3.6, max: SPEED_PARAM.max * 3.6 } as const;
 
 export class MachinePanel {
   readonly el: HTMLElement;
@@ -35,6 +42,8 @@ export class MachinePanel {
   private leaseBox: HTMLElement | undefined;
   private commandsList: HTMLElement | undefined;
   private message: HTMLElement | undefined;
+  /** Shown in the lease box after someone took control of this machine from this user. */
+  private lostControl: string | undefined;
 
   constructor(deps: { api: Api; fleet: Fleet; user: User; onClose: () => void }) {
     this.api = deps.api;
@@ -53,6 +62,7 @@ export class MachinePanel {
     this.machine = m;
     this.arm = undefined;
     this.takeoverOpen = false;
+    this.lostControl = undefined;
     this.stats = {};
     if (!m) {
       this.el.removeAttribute('data-device');
@@ -75,6 +85,9 @@ export class MachinePanel {
     this.message = h('p', { class: 'panel-message', 'data-testid': 'panel-message', role: 'status' });
     this.commandsList = h('ol', { class: 'commands', 'data-testid': 'commands' });
     this.armBox = commandable ? h('div', { class: 'arm', 'data-testid': 'arm', hidden: true }) : undefined;
+    const speedInput = h('input', { type: 'number', inputmode: 'decimal', min: SPEED_KMH.min, max: SPEED_KMH.max, step: 0.1, required: true, 'data-testid': 'speed-input', 'aria-describedby': `speed-hint-${m.id}` });
+    // no pattern attribute: the gateway's pattern is not valid under the v flag HTML applies (an unescaped -); startMission() checks it
+    const missionInput = h('input', { type: 'text', maxlength: 64, required: true, autocapitalize: 'none', spellcheck: 'false', placeholder: 'e.g. spring-1', 'data-testid': 'mission-input' });
     this.leaseBox = commandable ? h('div', { class: 'lease', 'data-testid': 'lease' }) : undefined;
     fill(
       this.el,
@@ -92,6 +105,21 @@ export class MachinePanel {
           'div',
           { class: 'controls', 'data-testid': 'controls' },
           ...COMMANDS.map((type) => h('button', { 'data-testid': `cmd-${type}`, onclick: () => void this.send(type) }, ARMED_TYPES.has(type) ? `${commandName(type)}…` : commandName(type))),
+        ),
+      commandable &&
+        h(
+          'form',
+          { class: 'param-cmd', 'data-testid': 'speed-form', novalidate: true, onsubmit: (e: Event) => { e.preventDefault(); this.setSpeed(speedInput.value); } },
+          h('label', {}, 'Working speed', h('span', { class: 'with-unit' }, speedInput, h('span', {}, 'km/h'))),
+          h('button', { type: 'submit', 'data-testid': 'cmd-set_speed' }, commandName('set_speed')),
+          h('small', { class: 'hint', id: `speed-hint-${m.id}` }, `${SPEED_KMH.min}–${SPEED_KMH.max} km/h, sent in m/s; the machine may take less.`),
+        ),
+      commandable &&
+        h(
+          'form',
+          { class: 'param-cmd', 'data-testid': 'mission-form', novalidate: true, onsubmit: (e: Event) => { e.preventDefault(); this.startMission(missionInput.value); } },
+          h('label', {}, 'Mission', missionInput),
+          h('button', { type: 'submit', 'data-testid': 'cmd-start_mission' }, `${commandName('start_mission')}…`),
         ),
       this.armBox,
       this.leaseBox,
@@ -134,8 +162,9 @@ export class MachinePanel {
       this.modeBadge.className = `badge mode-${mode}`;
       this.modeBadge.dataset['mode'] = mode;
     }
-    this.renderArm(now);
+    // the lease first: losing control drops an arm (its confirmation would be refused)
     this.renderLease();
+    this.renderArm(now);
     this.renderCommands();
   }
 
@@ -159,7 +188,7 @@ export class MachinePanel {
       return this.renderArm(now);
     }
     box.hidden = false;
-    const label = `Confirm ${commandName(arm.view.type).toLowerCase()} (${left} s)`;
+    const label = `Confirm ${commandLabel({ type: arm.view.type, ...(arm.params ? { params: arm.params } : {}) }).replace(/^./, (c) => c.toLowerCase())} (${left} s)`;
     const existing = box.querySelector<HTMLButtonElement>('[data-testid="arm-confirm"]');
     if (existing && existing.dataset['arm'] === arm.view.id) {
       if (existing.textContent !== label) existing.textContent = label;
@@ -179,18 +208,27 @@ export class MachinePanel {
     if (!box || !m) return;
     const holder = m.lease?.holder ?? null;
     const state = holder === null ? 'free' : holder === this.user.username ? 'you' : 'other';
-    if (box.dataset['state'] === state && box.dataset['holder'] === (holder ?? '') && box.dataset['takeover'] === String(this.takeoverOpen)) return;
+    // someone took control from this user while they watched: say so until they take it back or look elsewhere
+    if (box.dataset['state'] === 'you' && state === 'other') {
+      this.lostControl = `You lost control of ${m.id}: ${m.leaseWhy ?? `${holder} has it now`}`;
+      this.arm = undefined;
+    }
+    if (state === 'you') this.lostControl = undefined;
+    if (box.dataset['state'] === state && box.dataset['holder'] === (holder ?? '') && box.dataset['takeover'] === String(this.takeoverOpen) && box.dataset['lost'] === String(this.lostControl !== undefined)) return;
     box.dataset['state'] = state;
     box.dataset['holder'] = holder ?? '';
     box.dataset['takeover'] = String(this.takeoverOpen);
+    box.dataset['lost'] = String(this.lostControl !== undefined);
     const since = m.lease?.since !== undefined ? ` since ${new Date(m.lease.since).toLocaleTimeString()}` : '';
+    const lost = this.lostControl !== undefined && h('p', { class: 'lease-lost', 'data-testid': 'lease-lost', role: 'alert' }, this.lostControl);
     const text = h('span', { 'data-testid': 'lease-holder' }, holder === null ? 'Control: free' : state === 'you' ? `Control: you${since}` : `Control: ${holder}${since}`);
-    if (state === 'free') return fill(box, text, h('button', { 'data-testid': 'lease-take', onclick: () => void this.leaseAction('take') }, 'Take control'));
+    if (state === 'free') return fill(box, lost, text, h('button', { 'data-testid': 'lease-take', onclick: () => void this.leaseAction('take') }, 'Take control'));
     if (state === 'you') return fill(box, text, h('button', { 'data-testid': 'lease-release', onclick: () => void this.leaseAction('release') }, 'Release'));
-    if (!this.takeoverOpen) return fill(box, text, h('button', { 'data-testid': 'lease-takeover', onclick: () => { this.takeoverOpen = true; this.renderLease(); } }, 'Take over…'));
+    if (!this.takeoverOpen) return fill(box, lost, text, h('button', { 'data-testid': 'lease-takeover', onclick: () => { this.takeoverOpen = true; this.renderLease(); } }, 'Take over…'));
     const reason = h('input', { type: 'text', 'data-testid': 'lease-reason', placeholder: 'Why (recorded)', minlength: 3, maxlength: 256, 'aria-label': 'Reason for taking over' });
     fill(
       box,
+      lost,
       text,
       reason,
       h('button', { 'data-testid': 'lease-takeover-confirm', onclick: () => void this.leaseAction('takeover', reason.value.trim()) }, 'Take over'),
@@ -213,7 +251,7 @@ export class MachinePanel {
         h(
           'li',
           { 'data-testid': 'command-row', 'data-id': c.id, 'data-type': c.type, 'data-status': c.status, class: `cmd-${c.status}` },
-          h('strong', {}, commandName(c.type)),
+          h('strong', {}, commandLabel(c)),
           h('span', { class: 'cmd-status', 'data-testid': 'command-status' }, commandStatus(c)),
           h('small', {}, `${c.issuer} · ${new Date(c.issuedAt).toLocaleTimeString()}`),
         ),
@@ -227,14 +265,28 @@ export class MachinePanel {
     this.message.classList.toggle('error', error);
   }
 
-  private async send(type: string): Promise<void> {
+  /** The speed field's value (km/h) as `set_speed` in m/s; an out-of-range value is refused here, nothing sent. */
+  private setSpeed(kmh: string): void {
+    const speed = kmhToMps(kmh, SPEED_PARAM);
+    if (speed === undefined) return this.say(`Enter a working speed from ${SPEED_KMH.min} to ${SPEED_KMH.max} km/h.`, true);
+    void this.send('set_speed', { speed });
+  }
+
+  /** Arms `start_mission` with the mission field's id (confirmed like resume). */
+  private startMission(id: string): void {
+    const missionId = id.trim();
+    if (!new RegExp(MISSION_ID_PATTERN).test(missionId)) return this.say('Enter a mission id: letters, digits, - and _, up to 64, starting with a letter or digit.', true);
+    void this.send('start_mission', { missionId });
+  }
+
+  private async send(type: string, params?: CommandParams): Promise<void> {
     const m = this.machine;
     if (!m) return;
     this.say('');
     try {
-      const r = await this.api.command(m.id, type);
+      const r = await this.api.command(m.id, type, params ? { params } : {});
       if ('armed' in r) {
-        this.arm = { view: r.armed, localExpiresAt: r.armed.expiresAt - this.fleet.clockOffsetMs };
+        this.arm = { view: r.armed, ...(params ? { params } : {}), localExpiresAt: r.armed.expiresAt - this.fleet.clockOffsetMs };
         this.update();
         return;
       }
@@ -250,7 +302,7 @@ export class MachinePanel {
     this.arm = undefined;
     this.update();
     try {
-      const r = await this.api.command(arm.view.device, arm.view.type, arm.view.id);
+      const r = await this.api.command(arm.view.device, arm.view.type, { confirm: arm.view.id });
       if (!('armed' in r)) this.fleet.command(r);
     } catch (err) {
       this.say(`${commandName(arm.view.type)} refused: ${(err as Error).message}`, true);

@@ -150,7 +150,7 @@ export class PrescriptionsView {
       h('label', {}, 'Farm', this.farmSelect),
       h('fieldset', {}, h('legend', {}, 'Layers (GeoTIFF) and field (GeoJSON)'), ...LAYERS.map((l) => fileRow(l.key, l.label, l.required, '.tif,.tiff,image/tiff')), fileRow('field', 'Field boundary', true, '.geojson,.json,application/geo+json,application/json')),
       h('div', { class: 'pr-actions' }, h('button', { type: 'button', 'data-testid': 'pr-use-sample', onclick: () => void this.useSample() }, 'Use the sample'), this.sampleState),
-      h('fieldset', { class: 'pr-params' }, h('legend', {}, 'Parameters'), ...PARAMS.map(paramRow), h('label', {}, 'Zones', this.zonesSelect), h('label', {}, 'Growth strategy', this.growthSelect)),
+      h('fieldset', { class: 'pr-params' }, h('legend', {}, 'Parameters'), ...PARAMS.map(paramRow), h('label', {}, 'Zones', this.zonesSelect), h('label', { class: 'pr-wide' }, 'Growth strategy', this.growthSelect)),
       this.submitButton,
     );
     const side = h(

@@ -34,11 +34,18 @@ export interface DeviceView {
   readonly last?: Sample;
 }
 
+/** A command's parameters (`set_speed`: `speed` in m/s; `start_mission`: `missionId`). */
+export interface CommandParams {
+  readonly speed?: number;
+  readonly missionId?: string;
+}
+
 /** What the gateway streams for a command after each change. */
 export interface CommandView {
   readonly id: string;
   readonly device: string;
   readonly type: string;
+  readonly params?: CommandParams;
   readonly issuer: string;
   readonly issuedAt: number;
   readonly expiresAt: number;
@@ -103,6 +110,12 @@ export type LiveMessage =
 
 /** Commands that set a machine moving by itself: the gateway arms them first, then a confirmation issues them. */
 export const ARMED_TYPES: ReadonlySet<string> = new Set(['resume', 'start_mission', 'return_home']);
+
+/** `set_speed`'s bounds in the gateway's command schema, m/s (a machine may refuse part of the range: the simulated tractors take 0.5–3.5). */
+export const SPEED_PARAM = { min: 0, max: 15 } as const;
+
+/** The gateway's id pattern: what a `start_mission`'s `missionId` must match. */
+export const MISSION_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$';
 
 /** Final command states (nothing more happens to the command). */
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(['rejected', 'completed', 'failed', 'expired']);
