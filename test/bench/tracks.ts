@@ -7,11 +7,12 @@
  * - tracks.day: one plow's day (86,400 samples) read from InfluxDB →
  *   simplified GeoJSON split by blade state, as `GET
  *   /api/v1/devices/:id/track?simplify=2&split=true` does it, stage by stage
- *   (bin/tracks-day.ts, its own process).
+ *   (bin/tracks-day.ts, its own process, started with the gateway's V8 flags).
  * - tracks.coverage: 20 plows × 1 day against a 5,060-segment network →
  *   coverage and storm report (bin/tracks-coverage.ts, its own process, so
  *   the peak RSS is the run's alone): with the tracks in memory, then as
- *   `GET /api/v1/roads/storm` does it, the tracks read from InfluxDB two at a time.
+ *   `GET /api/v1/roads/storm` does it, the tracks read from InfluxDB two at a time
+ *   (the gateway's V8 flags again).
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -23,6 +24,7 @@ import { InfluxStore, type SampleRecord } from '@hatake/store';
 import { startInfluxd } from '@hatake/testkit';
 import * as tracksModule from '@hatake/tracks';
 import { fmt, line } from './format.ts';
+import { v8Flags } from './services.ts';
 
 // ---------------------------------------------------------------------------
 // @hatake/tracks, loaded the way the gateway loads it. test/ does not depend
@@ -378,7 +380,7 @@ export async function benchTracks(): Promise<void> {
       `${PLOWS} plows × 1 day at 1 Hz = ${fmt(samples)} samples (${fmt(bladeDown)} blade-down, ${fmt(noFix)} without a fix; ${PLOWS - 1} plows lose 3–12 min to a link drop) on ${N} + ${N} streets of ${((N - 1) * BLOCK) / 1000} km, ${BLOCK} m blocks (${fmt(segments)} segments of 50 m), through the store's writer in ${((performance.now() - setup) / 1000).toFixed(1)} s`,
     );
 
-    const day = await node<DayResult>('tracks-day.ts', { db, device: plowId(0), from: DAY.from, to: DAY.to, toleranceM: 2, warmup: 2, runs: 7 });
+    const day = await node<DayResult>('tracks-day.ts', { db, device: plowId(0), from: DAY.from, to: DAY.to, toleranceM: 2, warmup: 2, runs: 7 }, v8Flags('gateway'));
     line(
       'tracks.day → simplified GeoJSON',
       `${fmt(day.totalMs)} ms (store read ${fmt(day.readMs)} ms, trackFromRows ${fmt(day.fromRowsMs)} ms, simplify ${fmt(day.simplifyMs)} ms, export ${fmt(day.exportMs)} ms) for ${fmt(day.rows)} samples from InfluxDB → ${fmt(day.points)} points in ${fmt(day.parts)} parts, ${fmt(day.bytes / 1024)} KiB (2 m, split by blade state; as the track route does it, median of ${day.runs} after ${day.warmup} warm-up) (target ≤ 300 ms)`,
@@ -397,7 +399,7 @@ export async function benchTracks(): Promise<void> {
         `${fmt(mem.stats.samples)} samples, ${fmt(mem.stats.bladeDown)} blade-down, ${fmt(mem.stats.matched)} matched, ${fmt(mem.stats.unmatched)} unmatched, ${fmt(mem.stats.noPosition)} without position, ${fmt(mem.stats.passes)} passes; ` +
         `on time ${mem.onTime.map((c) => `class ${c.class} ${pct(c.share)}`).join(', ')}, ${fmt(mem.unserviced)} segments unserviced; network built once (the gateway keeps it) in ${fmt(mem.networkMs)} ms`,
     );
-    const db1 = await node<CoverageRunResult>('tracks-coverage.ts', { source: 'influx', db, ...window } satisfies CoverageSpec);
+    const db1 = await node<CoverageRunResult>('tracks-coverage.ts', { source: 'influx', db, ...window } satisfies CoverageSpec, v8Flags('gateway'));
     const read = db1.readMs ?? 0;
     line(
       `tracks.coverage as the storm route does it, ${PLOWS} plows × 1 day from InfluxDB`,
