@@ -55,8 +55,12 @@ const CoverageQuery = Type.Object({ ...Window, devices: Devices, segmentLength: 
 const StormQuery = Type.Object({ ...Window, devices: Devices, stormEnd: Type.Optional(Type.String({ pattern: TIME, description: 'end of the storm (default: to)' })), levels: Type.Optional(Type.String({ pattern: '^[1-5]:\\d+(\\.\\d+)?(,[1-5]:\\d+(\\.\\d+)?)*$', description: 'service levels as class:hours, e.g. 1:4,2:12' })), format: Type.Optional(Type.Enum(['json', 'csv', 'geojson'] as const, { description: 'geojson: the unserviced segments' })) }, { additionalProperties: false });
 const ReconcileQuery = Type.Object({ offset: Type.Optional(Type.String({ pattern: '^[+-]\\d{2}:\\d{2}$', description: 'UTC offset for claim times without one, e.g. +09:00' })) }, { additionalProperties: false });
 
-/** What a GeoJSON track needs of each sample: position and fix, and what simplification keeps changes of (blade, spreader). A day at 1 Hz is a heavy read: the rest stays in the store. */
-export const TRACK_GEOJSON_FIELDS = ['lat', 'lon', 'fix', 'blade', 'spread', 'material'] as const;
+/**
+ * What a GeoJSON track shows of each sample: position (with its fix) and blade state. A day at 1 Hz is a heavy
+ * read, so the rest stays in the store — the spreader too: GeoJSON does not show it, so its changes are not pinned
+ * when simplifying (GPX, CSV and KML show it, read every field and keep them).
+ */
+export const TRACK_GEOJSON_FIELDS = ['lat', 'lon', 'fix', 'blade'] as const;
 /** What road matching needs of each sample (coverage, storm, reconciliation). */
 export const TRACK_MATCH_FIELDS = ['lat', 'lon', 'fix', 'blade', 'speed', 'heading'] as const;
 
