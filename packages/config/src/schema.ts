@@ -186,7 +186,7 @@ export const InfluxSettings = Type.Object(
     maxRetryTimeMs: Type.Integer({ minimum: 1000, default: 180_000 }),
     gzip: Type.Enum(['auto', 'always', 'never'], {
       default: 'auto',
-      description: 'gzip write bodies larger than gzipThreshold: auto (only when InfluxDB is not on this machine: on loopback, compressing costs both sides CPU and saves nothing), always, never',
+      description: 'gzip what goes to and comes from InfluxDB (write bodies larger than gzipThreshold, query answers): auto (only when InfluxDB is not on this machine: on loopback, compressing costs both sides CPU and saves nothing), always, never',
     }),
     gzipThreshold: Type.Integer({ minimum: 0, default: 1000, description: 'bodies larger than this (bytes) are gzipped when gzip says so' }),
     timeoutMs: Type.Integer({ minimum: 100, maximum: 300_000, default: 10_000 }),

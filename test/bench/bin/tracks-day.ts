@@ -30,7 +30,7 @@ async function byHand(): Promise<{ influxMs: number; parseMs: number; bytes: num
   const t0 = performance.now();
   const res = await fetch(`${settings.url}/query`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${settings.username}:${settings.password}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: { authorization: `Basic ${Buffer.from(`${settings.username}:${settings.password}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded', 'accept-encoding': 'identity' },
     body: new URLSearchParams({ q, epoch: 'ms', db: settings.database }).toString(),
   });
   const text = await res.text();

@@ -14,6 +14,26 @@ export function authHeader(settings: Pick<InfluxConfig, 'username' | 'password' 
   return {};
 }
 
+/** Whether a URL's host is this machine (localhost, 127.0.0.0/8, ::1). */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]' || host === '::1';
+}
+
+/**
+ * Whether bodies to and from InfluxDB are gzipped (`store.influx.gzip`): `auto` only when it is on another machine —
+ * on loopback compressing costs both sides CPU and saves nothing (fetch asks for gzipped answers unless told not to,
+ * and influxd obliges: a day's track read took 240 ms gzipped, 145 ms plain).
+ */
+export function compresses(settings: Pick<InfluxConfig, 'url' | 'gzip'>): boolean {
+  return settings.gzip === 'always' || (settings.gzip === 'auto' && !isLoopbackUrl(settings.url));
+}
+
 /** An InfluxQL string literal. */
 export function literal(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -49,7 +69,7 @@ export async function influxQuery(settings: InfluxConfig, q: string, opts: { met
   try {
     res = await fetch(url, {
       method,
-      headers: { ...authHeader(settings), ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
+      headers: { ...authHeader(settings), 'accept-encoding': compresses(settings) ? 'gzip' : 'identity', ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}) },
       ...(method === 'POST' ? { body: params.toString() } : {}),
       signal: AbortSignal.timeout(settings.timeoutMs),
     });

@@ -16,7 +16,7 @@
 import { HttpError, InfluxDB, type Transport } from '@influxdata/influxdb-client';
 import type { InfluxConfig } from '@hatake/config';
 import { StoreError } from '../errors.ts';
-import { authHeader } from './v1.ts';
+import { authHeader, compresses } from './v1.ts';
 
 export interface WriterCounters {
   /** Lines confirmed stored. */
@@ -29,21 +29,9 @@ export interface WriterCounters {
 
 type WriterSettings = Pick<InfluxConfig, 'url' | 'database' | 'retentionPolicy' | 'username' | 'password' | 'token' | 'timeoutMs' | 'batchSize' | 'maxRetries' | 'maxRetryTimeMs' | 'gzip' | 'gzipThreshold'>;
 
-/** Whether a URL's host is this machine (localhost, 127.0.0.0/8, ::1). */
-export function isLoopbackUrl(url: string): boolean {
-  let host: string;
-  try {
-    host = new URL(url).hostname.toLowerCase();
-  } catch {
-    return false;
-  }
-  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]' || host === '::1';
-}
-
 /** The body size above which writes are gzipped; undefined: never (the transport's own convention). */
 export function gzipThresholdFor(settings: Pick<WriterSettings, 'url' | 'gzip' | 'gzipThreshold'>): number | undefined {
-  const on = settings.gzip === 'always' || (settings.gzip === 'auto' && !isLoopbackUrl(settings.url));
-  return on ? settings.gzipThreshold : undefined;
+  return compresses(settings) ? settings.gzipThreshold : undefined;
 }
 
 export class DurableWriter {
