@@ -35,6 +35,17 @@ export class TokenIssuer {
     return { token, expiresAt: exp * 1000 };
   }
 
+  /**
+   * The user a token belongs to (looked up with `find`: users live in the configuration) and until when it holds;
+   * throws HATAKE_ERR_AUTH_TOKEN with the reason when the token is not valid now or its user no longer exists.
+   */
+  async verifyUser<U>(token: string, find: (username: string) => U | undefined, now = Date.now()): Promise<{ readonly user: U; readonly expiresAt: number }> {
+    const session = await this.verify(token, now);
+    const user = find(session.username);
+    if (user === undefined) throw new AuthError('HATAKE_ERR_AUTH_TOKEN', 'the user of this token no longer exists');
+    return { user, expiresAt: session.expiresAt };
+  }
+
   /** Who a token was issued to and until when; throws HATAKE_ERR_AUTH_TOKEN with the reason when it is not valid now. */
   async verify(token: string, now = Date.now()): Promise<{ readonly username: string; readonly expiresAt: number }> {
     if (typeof token !== 'string' || token.length === 0 || token.length > 4096) throw new AuthError('HATAKE_ERR_AUTH_TOKEN', 'no token');

@@ -35,6 +35,17 @@ describe('session tokens', () => {
     await expect(issuer.verify(token, 1_000_000_061_000)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN', message: 'token expired' });
   });
 
+  it('give their user as the configuration has it, and are refused once that user is gone', async () => {
+    const issuer = new TokenIssuer({ secret: 'x'.repeat(32), ttlSeconds: 60 });
+    const { token } = await issuer.issue('op-north', 1_000_000_000_000);
+    const users = new Map([['op-north', { username: 'op-north', name: 'North operator' }]]);
+    const find = (u: string): { username: string; name: string } | undefined => users.get(u);
+    expect(await issuer.verifyUser(token, find, 1_000_000_030_000)).toEqual({ user: { username: 'op-north', name: 'North operator' }, expiresAt: 1_000_000_060_000 });
+    await expect(issuer.verifyUser(token, find, 1_000_000_061_000)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN', message: 'token expired' });
+    users.delete('op-north');
+    await expect(issuer.verifyUser(token, find, 1_000_000_030_000)).rejects.toMatchObject({ code: 'HATAKE_ERR_AUTH_TOKEN', message: 'the user of this token no longer exists' });
+  });
+
   it('are refused when signed with another key, tampered with, or garbage', async () => {
     const a = new TokenIssuer({ secret: 'a'.repeat(32), ttlSeconds: 60 });
     const b = new TokenIssuer({ secret: 'b'.repeat(32), ttlSeconds: 60 });

@@ -6,3 +6,4 @@ export * from './mqtt-service.ts';
 export * from './reconnect.ts';
 export * from './within.ts';
 export * from './round-writes.ts';
+export * from './http.ts';

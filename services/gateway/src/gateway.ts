@@ -12,7 +12,7 @@ import type { MqttClient } from 'mqtt';
 import { FailureTracker, SecretVerifier, TokenIssuer, canSee, canSeeFarm, hashSecret, verifySecret, visibilityScope } from '@hatake/auth';
 import { deviceOfMessage, findDevice, findUser, type Config, type DeviceDef, type UserDef } from '@hatake/config';
 import { Decoder, HEARTBEAT_TOPIC, SCHEMA_VERSION, deviceChannelFilter, type Heartbeat } from '@hatake/protocol';
-import { connectService, reconnectCounter, settledWithin, type Logger } from '@hatake/runtime';
+import { connectService, countRequests, reconnectCounter, settledWithin, type Logger } from '@hatake/runtime';
 import type { LatestRow, TelemetryStore } from '@hatake/store';
 import { CommandCenter, supervises } from './commands.ts';
 import { registerDashboard, registerMapRoute, registerSampleRoute } from './dashboard.ts';
@@ -248,27 +248,18 @@ export function buildGateway(config: Config, deps: GatewayDeps): Gateway {
     return reply.code(500).send(new GatewayError('HATAKE_ERR_GATEWAY_INTERNAL', 'internal error').body());
   });
   app.setNotFoundHandler((req, reply) => reply.code(404).send(new GatewayError('HATAKE_ERR_GATEWAY_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).body()));
-  app.addHook('onResponse', async (req, reply) => {
-    const route = req.routeOptions.url ?? 'unknown';
-    metrics.requests.inc({ route, status: String(reply.statusCode) });
-    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
-    // never the raw URL: a query string may carry a token
-    log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), user: req.user?.username }, 'request');
-  });
+  countRequests(app, metrics, log);
 
   const authenticate = async (req: FastifyRequest): Promise<void> => {
     const token = tokenOf(req);
     if (!token) throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', 'sign in first: send "Authorization: Bearer <token>" (POST /api/v1/auth/login gives one)');
-    let session: { username: string; expiresAt: number };
     try {
-      session = await tokens.verify(token, now());
+      const session = await tokens.verifyUser(token, (username) => findUser(config, username), now());
+      req.user = session.user;
+      req.tokenExpiresAt = session.expiresAt;
     } catch (err) {
       throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', (err as Error).message);
     }
-    const user = findUser(config, session.username);
-    if (!user) throw new GatewayError('HATAKE_ERR_GATEWAY_UNAUTHORIZED', 'the user of this token no longer exists');
-    req.user = user;
-    req.tokenExpiresAt = session.expiresAt;
   };
 
   const visibleDevice = (req: FastifyRequest, id: string): DeviceDef => {

@@ -14,7 +14,7 @@ import fastifySwagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { TokenIssuer, canSeeFarm } from '@hatake/auth';
 import { findField, findUser, type Config, type UserDef } from '@hatake/config';
-import type { Logger } from '@hatake/runtime';
+import { countRequests, type Logger } from '@hatake/runtime';
 import { PrescriptionError } from './errors.ts';
 import { REQUIRED_LAYERS, checkParams, parseBoundary, profilesProblem } from './form.ts';
 import { JobManager, type JobEvent, type JobRecord } from './jobs.ts';
@@ -139,25 +139,16 @@ export function buildPrescriptionService(config: Config, deps: PrescriptionDeps)
     });
   }
   app.setNotFoundHandler((req, reply) => reply.code(404).send(new PrescriptionError('HATAKE_ERR_PRESCRIPTION_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).body()));
-  app.addHook('onResponse', async (req, reply) => {
-    const route = req.routeOptions.url ?? 'unknown';
-    metrics.requests.inc({ route, status: String(reply.statusCode) });
-    metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
-    log.debug({ method: req.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime), user: req.user?.username }, 'request');
-  });
+  countRequests(app, metrics, log);
 
   const authenticate = async (req: FastifyRequest): Promise<void> => {
     const token = tokenOf(req);
     if (!token) throw new PrescriptionError('HATAKE_ERR_PRESCRIPTION_UNAUTHORIZED', 'sign in first: send "Authorization: Bearer <token>" (the gateway\'s POST /api/v1/auth/login gives one)');
-    let username: string;
     try {
-      username = (await tokens.verify(token, now())).username;
+      req.user = (await tokens.verifyUser(token, (username) => findUser(config, username), now())).user;
     } catch (err) {
       throw new PrescriptionError('HATAKE_ERR_PRESCRIPTION_UNAUTHORIZED', (err as Error).message);
     }
-    const user = findUser(config, username);
-    if (!user) throw new PrescriptionError('HATAKE_ERR_PRESCRIPTION_UNAUTHORIZED', 'the user of this token no longer exists');
-    req.user = user;
   };
 
   /** A job the user may see; anything else is "not found", so ids of other farms' jobs tell nothing. */
