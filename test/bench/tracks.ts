@@ -16,12 +16,11 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { InfluxConfig } from '@hatake/config';
 import type { PlowSample } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
 import { Rng } from '@hatake/simkit';
 import { InfluxStore, type SampleRecord } from '@hatake/store';
-import { startInfluxd } from '@hatake/testkit';
+import { influxSettingsFor, startInfluxd } from '@hatake/testkit';
 import * as tracksModule from '@hatake/tracks';
 import { fmt, line } from './format.ts';
 import { v8Flags } from './services.ts';
@@ -286,10 +285,6 @@ export function plowDay(i: number): PlowSample[] {
   return out;
 }
 
-/** The store's InfluxDB settings (its defaults) for a throwaway influxd. */
-export function influxSettings(db: { url: string; username: string; password: string }): InfluxConfig {
-  return { url: db.url, database: 'hatake', retentionPolicy: 'hatake', retentionDays: 0, createDatabase: true, username: db.username, password: db.password, batchSize: 5000, maxRetries: 5, maxRetryTimeMs: 180_000, gzip: 'auto', gzipThreshold: 1000, timeoutMs: 10_000 };
-}
 
 // ---------------------------------------------------------------------------
 
@@ -358,7 +353,7 @@ export async function benchTracks(): Promise<void> {
   try {
     const db = { url: influxd.url, username: influxd.username, password: influxd.password };
     // the day, written with the store's writer (not timed), one plow at a time
-    const store = new InfluxStore(influxSettings(db), { logger: silentLogger() });
+    const store = new InfluxStore(influxSettingsFor(db), { logger: silentLogger() });
     await store.start();
     const setup = performance.now();
     let samples = 0;

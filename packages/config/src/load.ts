@@ -17,10 +17,12 @@ import { ConfigError } from './errors.ts';
 import { checkFields, checkRoads, type ConfigIssue, type FieldDef, type RoadDef } from './geo.ts';
 import {
   HatakeConfig,
+  InfluxSettings,
   PlowSpec as PlowSpecSchema,
   TractorSpec as TractorSpecSchema,
   type DeviceConfig,
   type DeviceGroupConfig,
+  type InfluxConfig,
   type PlowSpec,
   type RawConfig,
   type ServiceAccountConfig,
@@ -30,6 +32,11 @@ import {
 
 /** Environment variables that are not setting overrides. */
 export const ENV_CONFIG_FILE = 'HATAKE_CONFIG';
+
+/** `store.influx` as the schema's defaults make it (no credentials): what tests and benchmarks start from. */
+export function influxDefaults(): InfluxConfig {
+  return Value.Default(InfluxSettings, {}) as InfluxConfig;
+}
 const ENV_PREFIX = 'HATAKE_';
 const RESERVED_ENV = new Set([ENV_CONFIG_FILE]);
 

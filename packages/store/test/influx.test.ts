@@ -6,7 +6,7 @@ import type { InfluxConfig } from '@hatake/config';
 import { EXAMPLE_T0, exampleTractorSample } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
 import { InfluxStore, type TelemetryStore } from '@hatake/store';
-import { startInfluxd, type Influxd } from '@hatake/testkit';
+import { influxSettingsFor, startInfluxd, type Influxd } from '@hatake/testkit';
 import { gzipThresholdFor } from '../src/influx/writer.ts';
 import { storeContract } from './contract.ts';
 
@@ -23,22 +23,7 @@ afterAll(async () => {
 });
 
 function settings(over: Partial<InfluxConfig> = {}): InfluxConfig {
-  return {
-    url: influxd.url,
-    database: `hatake_${++n}`,
-    retentionPolicy: 'hatake',
-    retentionDays: 0,
-    createDatabase: true,
-    username: influxd.username,
-    password: influxd.password,
-    batchSize: 5000,
-    maxRetries: 3,
-    maxRetryTimeMs: 10_000,
-    gzip: 'auto',
-    gzipThreshold: 1000,
-    timeoutMs: 5000,
-    ...over,
-  };
+  return influxSettingsFor(influxd, { database: `hatake_${++n}`, maxRetries: 3, maxRetryTimeMs: 10_000, timeoutMs: 5000, ...over });
 }
 
 storeContract('influx (real influxd 1.6, auth on)', async () => {

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { influxDefaults, type InfluxConfig } from '@hatake/config';
 import { startProcess } from './processes.ts';
 import { waitFor } from './wait.ts';
 
@@ -29,6 +30,11 @@ export interface Influxd {
   thaw(): void;
   /** Runs InfluxQL as the admin; returns the parsed JSON answer. */
   query(q: string, db?: string): Promise<unknown>;
+}
+
+/** The store's settings for a test influxd: the configuration's defaults, its address and admin, and `over`. */
+export function influxSettingsFor(influxd: Pick<Influxd, 'url' | 'username' | 'password'>, over: Partial<InfluxConfig> = {}): InfluxConfig {
+  return { ...influxDefaults(), url: influxd.url, username: influxd.username, password: influxd.password, ...over };
 }
 
 /** A port nobody listens on right now. */

@@ -11,7 +11,7 @@ import { ReplaySession, buildGateway, createGatewayMetrics, type Gateway, type T
 import { examplePlowSample, exampleTractorSample, type PlowSample } from '@hatake/protocol';
 import { silentLogger } from '@hatake/runtime';
 import { EmbeddedStore, InfluxStore, type BucketRow, type SampleQuery, type SampleRecord, type SampleRow } from '@hatake/store';
-import { startInfluxd, testDeployment, waitFor, type TestDeployment } from '@hatake/testkit';
+import { influxSettingsFor, startInfluxd, testDeployment, waitFor, type TestDeployment } from '@hatake/testkit';
 
 /** A clock that moves only when told: `advance` fires the timers that fall due, in order, each at its time. */
 class ManualClock implements Timers {
@@ -352,21 +352,7 @@ describe('replay from InfluxDB', () => {
   it('plays the long window from a real influxd the same way', async () => {
     const influxd = await startInfluxd();
     const influx = new InfluxStore(
-      {
-        url: influxd.url,
-        database: 'hatake_replay',
-        retentionPolicy: 'hatake',
-        retentionDays: 0,
-        createDatabase: true,
-        username: influxd.username,
-        password: influxd.password,
-        batchSize: 5000,
-        maxRetries: 3,
-        maxRetryTimeMs: 10_000,
-        gzip: 'auto',
-        gzipThreshold: 1000,
-        timeoutMs: 5000,
-      },
+      influxSettingsFor(influxd, { database: 'hatake_replay', maxRetries: 3, maxRetryTimeMs: 10_000, timeoutMs: 5000 }),
       { logger: silentLogger() },
     );
     const g = buildGateway(dep.config, { logger: silentLogger(), store: influx, password: 'unused', mqttUrl: 'mqtt://127.0.0.1:1', now: clock.now, timers: clock });

@@ -15,9 +15,10 @@
  */
 import { performance } from 'node:perf_hooks';
 import { silentLogger } from '@hatake/runtime';
+import { influxSettingsFor } from '@hatake/testkit';
 import { InfluxStore } from '@hatake/store';
 import { TRACK_MATCH_FIELDS } from '@hatake/gateway';
-import { gridRoads, influxSettings, loadTracks, plowDay, plowId, type BenchTrack, type CoverageRunResult, type CoverageSpec } from '../tracks.ts';
+import { gridRoads, loadTracks, plowDay, plowId, type BenchTrack, type CoverageRunResult, type CoverageSpec } from '../tracks.ts';
 
 const spec = JSON.parse(process.argv[2]!) as CoverageSpec;
 const MAX_POINTS = 100_000; // gateway.api.maxPoints (default)
@@ -36,7 +37,7 @@ let list: BenchTrack[];
 let readMs: number | undefined;
 let fromRowsMs = 0;
 if (spec.source === 'influx') {
-  const store = new InfluxStore({ ...influxSettings(spec.db!), timeoutMs: TIMEOUT_MS }, { logger: silentLogger() });
+  const store = new InfluxStore(influxSettingsFor(spec.db!, { timeoutMs: TIMEOUT_MS }), { logger: silentLogger() });
   await store.start();
   const r0 = performance.now();
   const read: BenchTrack[] = new Array<BenchTrack>(spec.plows);

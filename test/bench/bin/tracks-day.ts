@@ -10,12 +10,13 @@ import { performance } from 'node:perf_hooks';
 import { silentLogger } from '@hatake/runtime';
 import { InfluxStore, influxIdent, influxLiteral } from '@hatake/store';
 import { TRACK_GEOJSON_FIELDS } from '@hatake/gateway';
-import { influxSettings, loadTracks, type DayResult } from '../tracks.ts';
+import { influxSettingsFor } from '@hatake/testkit';
+import { loadTracks, type DayResult } from '../tracks.ts';
 
 const spec = JSON.parse(process.argv[2]!) as { db: { url: string; username: string; password: string }; device: string; from: number; to: number; toleranceM: number; warmup: number; runs: number };
 const MAX_POINTS = 100_000; // gateway.api.maxPoints (default)
 const tracks = await loadTracks();
-const settings = influxSettings(spec.db);
+const settings = influxSettingsFor(spec.db);
 const store = new InfluxStore(settings, { logger: silentLogger() });
 await store.start();
 
