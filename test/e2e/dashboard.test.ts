@@ -77,6 +77,18 @@ describe('the dashboard', () => {
     });
   });
 
+  it('keeps the header on one line on a 1024 px tablet, STOP ALL and Sign out side by side', async () => {
+    await step(admin, 'header-1024', async () => {
+      await admin.setViewportSize({ width: 1024, height: 768 });
+      const stopAll = (await admin.getByTestId('estop-all').boundingBox())!;
+      const signOut = (await admin.getByTestId('sign-out').boundingBox())!;
+      const centre = (b: { y: number; height: number }): number => b.y + b.height / 2;
+      expect(Math.abs(centre(signOut) - centre(stopAll))).toBeLessThan(stopAll.height / 2);
+      expect(signOut.x + signOut.width).toBeLessThanOrEqual(1024);
+      await admin.setViewportSize({ width: 1280, height: 800 });
+    });
+  });
+
   it('resumes a machine only after arming and confirming', async () => {
     await step(admin, 'resume', async () => {
       await admin.getByTestId('fleet-row-t-kita-1').getByRole('button').click();
