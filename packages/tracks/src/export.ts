@@ -381,24 +381,24 @@ class Sink {
     return this;
   }
 
-  /** XML character data / attribute value (escapes cached: few distinct values repeat per sample). */
-  xml(s: string): this {
+  /** `s` escaped by `escape`, cached: few distinct values repeat per sample (a sink writes one format, so one cache). */
+  private escapedBy(s: string, escape: (s: string) => string): string {
     let e = this.escaped.get(s);
     if (e === undefined) {
-      e = xmlEscape(s);
+      e = escape(s);
       this.escaped.set(s, e);
     }
-    return this.text(e);
+    return e;
   }
 
-  /** A CSV field (RFC 4180 quoting, cached). */
+  /** XML character data / attribute value. */
+  xml(s: string): this {
+    return this.text(this.escapedBy(s, xmlEscape));
+  }
+
+  /** A CSV field (RFC 4180 quoting). */
   csv(s: string): this {
-    let e = this.escaped.get(s);
-    if (e === undefined) {
-      e = csvField(s);
-      this.escaped.set(s, e);
-    }
-    return this.text(e);
+    return this.text(this.escapedBy(s, csvField));
   }
 
   /** A non-negative integer below 2^53. */
