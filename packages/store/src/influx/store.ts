@@ -11,7 +11,7 @@ import type { InfluxConfig } from '@hatake/config';
 import type { Logger } from '@hatake/runtime';
 import type { DeviceKind } from '@hatake/protocol';
 import { SAMPLE_FIELDS, fieldsToRead, isNumeric, textToBits } from '../fields.ts';
-import { auditFromRow, eventFromRow, mergeLatest, sampleFromRow, type Row } from '../rows.ts';
+import { auditFromRow, eventFromRow, mergeLatest, type Row } from '../rows.ts';
 import type { AuditQuery, AuditRecord, BucketRow, EventQuery, EventRecord, EventRow, LatestRow, SampleQuery, SampleRecord, SampleRow, StateRecord, TelemetryStore } from '../port.ts';
 import {
   AUDIT_MEASUREMENT,
@@ -55,7 +55,7 @@ function rowsWithT(series: InfluxSeries): Row[] {
 
 /**
  * A series of raw samples as the port's rows in one pass, each row built once
- * straight from its columns (what `sampleFromRow` gives, without the
+ * straight from its columns (what `sampleFromRow` in rows.ts gives, without the
  * intermediate objects: a day's track is 86,400 rows).
  */
 function samplesOf(kind: DeviceKind, series: InfluxSeries): SampleRow[] {
@@ -200,10 +200,10 @@ export class InfluxStore implements TelemetryStore {
       ...fields.map((f) => (isNumeric(f) ? `mean(${ident(f.name)}) AS ${ident(f.name)}` : `last(${ident(f.name)}) AS ${ident(f.name)}`)),
     ].join(', ');
     const series = (await influxQuery(this.settings, `SELECT ${select} FROM ${this.from(q.kind)} ${where} GROUP BY time(${Math.trunc(q.every)}ms) fill(none) LIMIT ${q.limit}`))[0] ?? [];
-    return series.flatMap(rowsWithT).map((r) => {
-      const row = sampleFromRow(q.kind, r) as Record<string, unknown>;
-      delete row['seq'];
-      return { ...row, n: r['n'] } as BucketRow;
+    // the bucket's fields as a raw sample's (seq is not selected), plus its count
+    return series.flatMap((one) => {
+      const n = one.columns.indexOf('n');
+      return samplesOf(q.kind, one).map((row, i) => ({ ...row, n: (one.values[i] as unknown[])[n] }) as BucketRow);
     });
   }
 
